@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'STUDY_NOT_FOUND'
   | 'NO_IMAGE_SERIES'
   | 'BAD_ARGUMENT'
+  | 'BAD_MODEL'
+  | 'INFERENCE_FAILED'
   | 'INTERNAL';
 
 export class PsoasError extends Error {

@@ -1,0 +1,119 @@
+/**
+ * End-to-end: local files opened from the start page (no PACS involved).
+ * - the real abdominal CT NIfTI (../shared/data/real/abdomen-ct-3mm.nii.gz, RAS int32 HU) loads and renders in
+ *   three views with radiological orientation; a screenshot of the layout is attached;
+ * - the 20 real JPEG 2000 slices whose Study/Series/SOP UIDs are EMPTY either load with a visible warning about
+ *   the missing UIDs, or fail with the specific MISSING_UID message — never a blank page or a generic error.
+ * Both skip with a printed reason when ../shared/data is absent.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { SHARED_DATA_DIR } from './fixtures';
+
+type Vec3 = [number, number, number];
+type View = 'axial' | 'coronal' | 'sagittal';
+interface Api {
+  state: string;
+  viewsReady: boolean;
+  error?: { code: string; message: string };
+  volume(): { dimensions: Vec3; spacing: Vec3; origin: Vec3; direction: number[]; source: string; warnings: string[] } | null;
+  huAtIndex(i: number, j: number, k: number): number;
+  orientationMarkers(v: View): { top: string; bottom: string; left: string; right: string };
+}
+type W = { __psoasview: Api };
+
+const NIFTI = path.join(SHARED_DATA_DIR, 'real', 'abdomen-ct-3mm.nii.gz');
+const J2K_DIR = path.join(SHARED_DATA_DIR, 'real', 'abdomen-ct-dicom-20slices');
+const haveNifti = fs.existsSync(NIFTI);
+const haveJ2k = fs.existsSync(J2K_DIR);
+if (!haveNifti) console.warn(`[e2e] local NIfTI tests skipped: ${NIFTI} is absent (../shared/data not mounted)`);
+if (!haveJ2k) console.warn(`[e2e] local J2K tests skipped: ${J2K_DIR} is absent (../shared/data not mounted)`);
+
+async function waitForViews(page: Page, timeout = 90_000) {
+  await page.waitForFunction(
+    () => {
+      const a = (window as unknown as W).__psoasview;
+      return !!a && (a.viewsReady || a.state === 'error');
+    },
+    null,
+    { timeout },
+  );
+  return page.evaluate(() => {
+    const a = (window as unknown as W).__psoasview;
+    return { state: a.state, error: a.error };
+  });
+}
+
+async function litFraction(page: Page, view: View): Promise<number> {
+  const png = await page.getByTestId(`viewport-${view}`).screenshot();
+  return page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    const ctx = c.getContext('2d')!;
+    ctx.drawImage(img, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let lit = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] > 30) lit++;
+    return lit / (d.length / 4);
+  }, png.toString('base64'));
+}
+
+async function saveScreenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
+  const file = testInfo.outputPath(name);
+  await page.screenshot({ path: file });
+  await testInfo.attach(name, { path: file, contentType: 'image/png' });
+}
+
+test('real abdominal CT NIfTI opened as a local file renders in three views', async ({ page }, testInfo) => {
+  test.skip(!haveNifti, `${NIFTI} is absent (../shared/data not mounted)`);
+  await page.goto('/');
+  await page.getByTestId('local-files').setInputFiles(NIFTI);
+  await expect(page).toHaveURL(/\/viewer\?local=/);
+  const st = await waitForViews(page);
+  expect(st.error, JSON.stringify(st.error)).toBeUndefined();
+  const vol = await page.evaluate(() => (window as unknown as W).__psoasview.volume());
+  expect(vol?.dimensions).toEqual([122, 101, 112]);
+  vol!.spacing.forEach((s) => expect(s).toBeCloseTo(3.0, 3));
+  // Values are HU (int32 on disk, -1207..3382): air outside the patient at a corner voxel.
+  const corner = await page.evaluate(() => (window as unknown as W).__psoasview.huAtIndex(0, 0, 0));
+  expect(corner).toBeLessThan(-900);
+  for (const v of ['axial', 'coronal', 'sagittal'] as const) {
+    expect(await litFraction(page, v), `${v} view draws an image`).toBeGreaterThan(0.05);
+  }
+  const axial = await page.evaluate(() => (window as unknown as W).__psoasview.orientationMarkers('axial'));
+  expect(axial).toEqual({ top: 'A', bottom: 'P', left: 'R', right: 'L' });
+  const coronal = await page.evaluate(() => (window as unknown as W).__psoasview.orientationMarkers('coronal'));
+  expect(coronal).toEqual({ top: 'S', bottom: 'I', left: 'R', right: 'L' });
+  await expect(page.getByTestId('volume-dims')).toContainText('122 × 101 × 112');
+  await saveScreenshot(page, testInfo, 'real-nifti-mpr.png');
+});
+
+test('20 real J2K slices with EMPTY UIDs: load with a visible warning or a specific error', async ({ page }, testInfo) => {
+  test.skip(!haveJ2k, `${J2K_DIR} is absent (../shared/data not mounted)`);
+  const files = fs
+    .readdirSync(J2K_DIR)
+    .map((f) => path.join(J2K_DIR, f))
+    .filter((f) => fs.statSync(f).isFile());
+  expect(files.length).toBe(20);
+  await page.goto('/');
+  await page.getByTestId('local-files').setInputFiles(files);
+  const st = await waitForViews(page, 110_000);
+  if (st.state === 'error') {
+    expect(st.error?.code).toBe('MISSING_UID');
+    await expect(page.getByTestId('error')).toBeVisible();
+    await expect(page.getByTestId('error')).toContainText(/UID/);
+  } else {
+    expect(st.state).toBe('ready');
+    await expect(page.getByTestId('warnings')).toBeVisible();
+    await expect(page.getByTestId('warnings')).toContainText(/UID/i);
+    const vol = await page.evaluate(() => (window as unknown as W).__psoasview.volume());
+    expect(vol?.dimensions).toEqual([512, 512, 20]);
+    expect(await litFraction(page, 'axial')).toBeGreaterThan(0.05);
+  }
+  await saveScreenshot(page, testInfo, 'real-j2k-empty-uids.png');
+});

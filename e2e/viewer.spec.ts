@@ -1,0 +1,299 @@
+/**
+ * End-to-end: the viewer app (start page, /viewer route, three-view MPR, orientation, overlays, errors).
+ *
+ * Orientation is proven with pixels, not just with the app's own numbers: the phantom's ground truth (psoas
+ * centreline points in patient LPS mm, from truth.json written by the generator) is projected with the app's
+ * `worldToCanvas`, and the screenshot pixel there must be soft tissue under the default W400/L40 window; the
+ * patient's LEFT psoas must land on the image's RIGHT half of the axial view (radiological convention), and in
+ * the coronal view a superior point must be higher on the screen than an inferior one.
+ */
+import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { loadFixtures, phantomOrReason, viewerUrl } from './fixtures';
+
+type Vec3 = [number, number, number];
+type View = 'axial' | 'coronal' | 'sagittal';
+interface Markers {
+  top: string;
+  bottom: string;
+  left: string;
+  right: string;
+}
+interface Api {
+  state: string;
+  viewsReady: boolean;
+  error?: { code: string; message: string };
+  volume(): { dimensions: Vec3; spacing: Vec3; origin: Vec3; seriesInstanceUid: string; source: string } | null;
+  huAtWorld(p: Vec3): number;
+  worldToCanvas(v: View, p: Vec3): [number, number];
+  jumpTo(p: Vec3): void;
+  orientationMarkers(v: View): Markers;
+}
+type W = { __psoasview: Api };
+
+const VIEWS: View[] = ['axial', 'coronal', 'sagittal'];
+const EXPECTED_MARKERS: Record<View, Markers> = {
+  axial: { top: 'A', bottom: 'P', left: 'R', right: 'L' },
+  coronal: { top: 'S', bottom: 'I', left: 'R', right: 'L' },
+  sagittal: { top: 'S', bottom: 'I', left: 'A', right: 'P' },
+};
+
+/** Waits for 'ready' with the three views drawn, or 'error'; returns the state. */
+async function waitForViews(page: Page, timeout = 90_000): Promise<{ state: string; error?: { code: string; message: string } }> {
+  await page.waitForFunction(
+    () => {
+      const a = (window as unknown as W).__psoasview;
+      return !!a && (a.viewsReady || a.state === 'error');
+    },
+    null,
+    { timeout },
+  );
+  return page.evaluate(() => {
+    const a = (window as unknown as W).__psoasview;
+    return { state: a.state, error: a.error };
+  });
+}
+
+/** Grey levels (R channel, 0..255) of a viewport's screenshot at CSS-px points (a 3x3 median against edges). */
+async function greyAt(page: Page, view: View, points: Array<[number, number]>): Promise<number[]> {
+  const png = await page.getByTestId(`viewport-${view}`).screenshot();
+  return page.evaluate(
+    async ({ b64, pts }) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${b64}`;
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = img.width;
+      c.height = img.height;
+      const ctx = c.getContext('2d')!;
+      ctx.drawImage(img, 0, 0);
+      const scale = img.width / (document.querySelector('[data-testid="viewport-axial"]') as HTMLElement).getBoundingClientRect().width;
+      return pts.map(([x, y]) => {
+        const vals: number[] = [];
+        for (let dy = -1; dy <= 1; dy++)
+          for (let dx = -1; dx <= 1; dx++) vals.push(ctx.getImageData(Math.round(x * scale) + dx, Math.round(y * scale) + dy, 1, 1).data[0]);
+        vals.sort((a, b) => a - b);
+        return vals[4];
+      });
+    },
+    { b64: png.toString('base64'), pts: points },
+  );
+}
+
+/** Fraction of non-black pixels in a viewport (is anything drawn at all?). */
+async function litFraction(page: Page, view: View): Promise<number> {
+  const png = await page.getByTestId(`viewport-${view}`).screenshot();
+  return page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    const ctx = c.getContext('2d')!;
+    ctx.drawImage(img, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let lit = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] > 30) lit++;
+    return lit / (d.length / 4);
+  }, png.toString('base64'));
+}
+
+async function saveScreenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
+  const file = testInfo.outputPath(name);
+  await page.screenshot({ path: file });
+  await testInfo.attach(name, { path: file, contentType: 'image/png' });
+}
+
+async function expectMarkers(page: Page): Promise<void> {
+  for (const v of VIEWS) {
+    const m = await page.evaluate((view) => (window as unknown as W).__psoasview.orientationMarkers(view), v);
+    expect(m, `${v} orientation markers`).toEqual(EXPECTED_MARKERS[v]);
+    // and the letters drawn on screen are the same
+    for (const edge of ['top', 'bottom', 'left', 'right'] as const) {
+      await expect(page.getByTestId(`marker-${v}-${edge}`)).toHaveText(EXPECTED_MARKERS[v][edge]);
+    }
+  }
+}
+
+/** Linear window (W/L in HU) → 0..255 grey, as the viewer applies it. */
+function grey(hu: number, width = 400, center = 40): number {
+  return Math.round(255 * Math.min(1, Math.max(0, (hu - (center - width / 2)) / width)));
+}
+
+/**
+ * Finds psoas centreline points (LPS mm) for one side in the generator's truth JSON without depending on its
+ * exact nesting: the subtree whose key names psoas + side, then the longest list of 3-number points under a key
+ * mentioning centre/centerline (preferring keys that say LPS).
+ */
+function centreline(truth: unknown, side: 'left' | 'right'): Vec3[] {
+  const isVec3 = (x: unknown): x is Vec3 => Array.isArray(x) && x.length === 3 && x.every((n) => typeof n === 'number');
+  const candidates: Array<{ key: string; pts: Vec3[] }> = [];
+  const walk = (node: unknown, key: string, inSide: boolean) => {
+    if (Array.isArray(node)) {
+      if (inSide && node.length >= 2 && node.every(isVec3) && /cent(re|er)/i.test(key)) candidates.push({ key, pts: node as Vec3[] });
+      else if (inSide && node.length >= 2 && node.every((p) => p && typeof p === 'object' && isVec3((p as { lps?: unknown }).lps)))
+        candidates.push({ key: `${key}.lps`, pts: (node as Array<{ lps: Vec3 }>).map((p) => p.lps) });
+      node.forEach((c, i) => walk(c, `${key}[${i}]`, inSide));
+    } else if (node && typeof node === 'object') {
+      for (const [k, v] of Object.entries(node)) {
+        const sideHere = inSide || new RegExp(`psoas[_ -]?${side}|${side}[_ -]?psoas`, 'i').test(k);
+        walk(v, `${key}.${k}`, sideHere);
+      }
+    }
+  };
+  walk(truth, '', false);
+  candidates.sort((a, b) => Number(/lps/i.test(b.key)) - Number(/lps/i.test(a.key)) || b.pts.length - a.pts.length);
+  if (candidates.length === 0) throw new Error(`truth.json has no psoas_${side} centreline points (LPS) that this test can find`);
+  return candidates[0].pts;
+}
+
+test.describe('start page', () => {
+  test('shows the product, the sample card, the PACS and local-file panels', async ({ page }) => {
+    await page.goto('/');
+    await expect(page.getByRole('heading', { name: 'psoasview' })).toBeVisible();
+    await expect(page.getByTestId('open-sample')).toBeVisible();
+    await expect(page.getByTestId('study-list')).toBeVisible();
+    await expect(page.getByTestId('local-drop')).toBeVisible();
+    await expect(page.getByTestId('local-files')).toHaveAttribute('multiple', '');
+    await expect(page.getByTestId('local-folder')).toHaveAttribute('webkitdirectory', '');
+    await expect(page.getByTestId('pacs-url')).toContainText('/dicomweb');
+    expect(await page.evaluate(() => (window as unknown as W).__psoasview.state)).toBe('idle');
+  });
+});
+
+test.describe('sample study', () => {
+  test('opens in three oriented views with the default soft-tissue window', async ({ page }, testInfo) => {
+    await page.goto('/');
+    await page.getByTestId('open-sample').click();
+    await expect(page).toHaveURL(/\/viewer\?sample=1/);
+    const st = await waitForViews(page);
+    expect(st.error, JSON.stringify(st.error)).toBeUndefined();
+    expect(st.state).toBe('ready');
+    for (const v of VIEWS) {
+      await expect(page.getByTestId(`viewport-${v}`)).toBeVisible();
+      expect(await litFraction(page, v), `${v} view draws an image`).toBeGreaterThan(0.05);
+    }
+    await expectMarkers(page);
+    await expect(page.getByTestId('viewport-axial')).toContainText('W 400 / L 40');
+    await expect(page.getByTestId('patient-header')).toBeVisible();
+    await saveScreenshot(page, testInfo, 'sample-mpr.png');
+  });
+
+  test('keyboard: presets, help, slice scrolling, reset', async ({ page }) => {
+    await page.goto('/viewer?sample=1');
+    expect((await waitForViews(page)).state).toBe('ready');
+    const axial = page.getByTestId('viewport-axial');
+    await page.keyboard.press('2');
+    await expect(axial).toContainText('W 1800 / L 400');
+    await page.keyboard.press('3');
+    await expect(axial).toContainText('W 1500 / L -600');
+    await page.keyboard.press('1');
+    await expect(axial).toContainText('W 400 / L 40');
+    await page.keyboard.press('?');
+    await expect(page.getByTestId('help')).toBeVisible();
+    await expect(page.getByTestId('help')).toContainText('Crosshairs');
+    await page.keyboard.press('Escape');
+    await expect(page.getByTestId('help')).toBeHidden();
+
+    const slice = page.getByTestId('slice-axial');
+    const before = await slice.textContent();
+    await axial.hover();
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
+    await expect(slice).not.toHaveText(before ?? '');
+    await page.keyboard.press('r');
+    await expect(slice).toHaveText(before ?? '');
+
+    await page.keyboard.press('c');
+    await expect(page.getByTestId('tool-crosshairs')).toHaveAttribute('aria-pressed', 'true');
+    await page.keyboard.press('c');
+    await expect(page.getByTestId('tool-windowLevel')).toHaveAttribute('aria-pressed', 'true');
+  });
+
+  test('the cursor probe shows HU and LPS position', async ({ page }) => {
+    await page.goto('/viewer?sample=1');
+    expect((await waitForViews(page)).state).toBe('ready');
+    const box = (await page.getByTestId('viewport-axial').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await expect(page.getByTestId('probe-axial')).toContainText(/-?\d+ HU/);
+    await expect(page.getByTestId('probe-axial')).toContainText(/LPS \(/);
+  });
+
+  test('narrow screens stack the three views', async ({ page }) => {
+    await page.setViewportSize({ width: 700, height: 900 });
+    await page.goto('/viewer?sample=1');
+    expect((await waitForViews(page)).state).toBe('ready');
+    const a = (await page.getByTestId('viewport-axial').boundingBox())!;
+    const c = (await page.getByTestId('viewport-coronal').boundingBox())!;
+    expect(c.y).toBeGreaterThanOrEqual(a.y + a.height - 4);
+    expect(Math.abs(c.x - a.x)).toBeLessThan(4);
+  });
+});
+
+test.describe('errors are shown, never a blank page', () => {
+  test('a viewer URL without a study says what is missing', async ({ page }) => {
+    await page.goto('/viewer');
+    const alert = page.getByTestId('error');
+    await expect(alert).toBeVisible();
+    await expect(alert).toHaveAttribute('role', 'alert');
+    await expect(alert).toContainText('BAD_ARGUMENT');
+    await expect(alert).toContainText('StudyInstanceUIDs');
+  });
+
+  test('an unknown study UID gives a specific error', async ({ page }) => {
+    loadFixtures();
+    await page.goto(viewerUrl('1.2.826.0.1.3680043.8.498.999999999'));
+    const st = await waitForViews(page);
+    expect(st.state).toBe('error');
+    await expect(page.getByTestId('error')).toBeVisible();
+    await expect(page.getByTestId('error')).toContainText(st.error!.code);
+  });
+});
+
+test.describe('phantom from the PACS', () => {
+  test('PACS link opens the phantom in three views with correct orientation (pixel probes)', async ({ page }, testInfo) => {
+    const { phantom, reason } = phantomOrReason();
+    test.skip(!phantom, reason);
+    const ph = phantom!;
+    await page.goto(viewerUrl(ph.studyInstanceUid, ph.seriesInstanceUid));
+    const st = await waitForViews(page);
+    expect(st.error, JSON.stringify(st.error)).toBeUndefined();
+    const vol = await page.evaluate(() => (window as unknown as W).__psoasview.volume());
+    expect(vol?.seriesInstanceUid).toBe(ph.seriesInstanceUid);
+    for (const v of VIEWS) expect(await litFraction(page, v), `${v} view draws an image`).toBeGreaterThan(0.05);
+    await expectMarkers(page);
+    await saveScreenshot(page, testInfo, 'phantom-mpr.png');
+
+    const left = centreline(ph.truth, 'left');
+    const right = centreline(ph.truth, 'right');
+    const mid = (pts: Vec3[]) => pts[Math.floor(pts.length / 2)];
+    const box = (await page.getByTestId('viewport-axial').boundingBox())!;
+    for (const [side, p] of [
+      ['left', mid(left)],
+      ['right', mid(right)],
+    ] as const) {
+      await page.evaluate((q) => (window as unknown as W).__psoasview.jumpTo(q), p);
+      await page.waitForTimeout(300);
+      const hu = await page.evaluate((q) => (window as unknown as W).__psoasview.huAtWorld(q), p);
+      expect(hu, `HU on the ${side} psoas centreline`).toBeGreaterThan(0);
+      expect(hu).toBeLessThan(150);
+      const [x, y] = await page.evaluate((q) => (window as unknown as W).__psoasview.worldToCanvas('axial', q), p);
+      // Radiological convention: patient's left on the image's right.
+      if (side === 'left') expect(x, 'left psoas x on screen').toBeGreaterThan(box.width / 2);
+      else expect(x, 'right psoas x on screen').toBeLessThan(box.width / 2);
+      const [g] = await greyAt(page, 'axial', [[x, y]]);
+      expect(Math.abs(g - grey(hu)), `grey at the ${side} psoas (HU ${hu}) under W400/L40`).toBeLessThan(40);
+    }
+    await saveScreenshot(page, testInfo, 'phantom-mpr-psoas-level.png');
+
+    // Coronal: head up. The most superior and most inferior centreline points of the left psoas.
+    const byZ = [...left].sort((a, b) => a[2] - b[2]);
+    const inf = byZ[0];
+    const sup = byZ[byZ.length - 1];
+    expect(sup[2] - inf[2]).toBeGreaterThan(20);
+    await page.evaluate((q) => (window as unknown as W).__psoasview.jumpTo(q), mid(left));
+    const ySup = (await page.evaluate((q) => (window as unknown as W).__psoasview.worldToCanvas('coronal', q), sup))[1];
+    const yInf = (await page.evaluate((q) => (window as unknown as W).__psoasview.worldToCanvas('coronal', q), inf))[1];
+    expect(ySup, 'superior point is higher on screen (smaller y) in the coronal view').toBeLessThan(yInf);
+  });
+});

@@ -1,0 +1,222 @@
+import { describe, expect, it } from 'vitest';
+import { indexToWorld, worldToIndex, type Mat3, type Vec3, type VolumeGeometry } from '../core/geometry';
+import { applyReorient, reorientTransform } from './reorient';
+import {
+  cropGeometry,
+  geometryForSpacing,
+  resampleNearest,
+  resampleTrilinear,
+  resampleTrilinearSlabs,
+} from './resample';
+
+const rot = (deg: number): Mat3 => {
+  const c = Math.cos((deg * Math.PI) / 180);
+  const s = Math.sin((deg * Math.PI) / 180);
+  // rotation about z, columns = rotated i, j; k = +z
+  return [c, s, 0, -s, c, 0, 0, 0, 1];
+};
+
+/** Samples f (a function of LPS mm) at every voxel centre of g. */
+function sample(g: VolumeGeometry, f: (p: Vec3) => number): Float32Array {
+  const [nx, ny, nz] = g.dimensions;
+  const out = new Float32Array(nx * ny * nz);
+  let o = 0;
+  for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) out[o++] = f(indexToWorld(g, [i, j, k]));
+  return out;
+}
+
+/** Physical extent (mm) along each axis, voxel edge to voxel edge, and the box centre (LPS). */
+function extent(g: VolumeGeometry) {
+  const c = indexToWorld(g, [(g.dimensions[0] - 1) / 2, (g.dimensions[1] - 1) / 2, (g.dimensions[2] - 1) / 2]);
+  return { size: g.dimensions.map((d, a) => d * g.spacing[a]), centre: c };
+}
+
+describe('geometryForSpacing', () => {
+  const cases: Array<[string, VolumeGeometry, Vec3]> = [
+    ['axial CT to 3 mm', { dimensions: [512, 512, 300], spacing: [0.78, 0.78, 1], origin: [-200, -180, -400], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] }, [3, 3, 3]],
+    ['thick slices to 1.5 mm', { dimensions: [256, 256, 40], spacing: [1.5, 1.5, 5], origin: [0, 0, 0], direction: rot(0) }, [1.5, 1.5, 1.5]],
+    ['oblique, anisotropic', { dimensions: [101, 77, 33], spacing: [0.9, 1.3, 2.7], origin: [5, -7, 9], direction: rot(30) }, [2, 2, 2]],
+    ['tiny volume coarser than spacing', { dimensions: [3, 2, 1], spacing: [1, 1, 1], origin: [0, 0, 0], direction: rot(0) }, [5, 5, 5]],
+  ];
+  it.each(cases)('%s: same centre; extent within half a target voxel (exact-spacing) and exact (exact-extent)', (_n, g, sp) => {
+    const src = extent(g);
+    const a = geometryForSpacing(g, sp);
+    expect(a.spacing).toEqual(sp);
+    expect(a.direction).toEqual(g.direction);
+    const ea = extent(a);
+    for (let i = 0; i < 3; i++) {
+      expect(Math.abs(ea.centre[i] - src.centre[i])).toBeLessThan(1e-9);
+      // a 1-voxel result can be smaller than any rounding allows: the whole extent fits one voxel then
+      if (a.dimensions[i] > 1) expect(Math.abs(ea.size[i] - src.size[i])).toBeLessThanOrEqual(sp[i] / 2 + 1e-9);
+    }
+    const b = geometryForSpacing(g, sp, 'exact-extent');
+    const eb = extent(b);
+    for (let i = 0; i < 3; i++) {
+      expect(eb.size[i]).toBeCloseTo(src.size[i], 9);
+      expect(Math.abs(eb.centre[i] - src.centre[i])).toBeLessThan(1e-9);
+    }
+  });
+  it('512x512x300 @0.78x0.78x1 → 3 mm gives 133x133x100', () => {
+    expect(geometryForSpacing(cases[0][1], [3, 3, 3]).dimensions).toEqual([133, 133, 100]);
+  });
+  it('rejects non-positive spacing', () => {
+    expect(() => geometryForSpacing(cases[0][1], [3, 0, 3])).toThrow(/spacing must be > 0/);
+  });
+});
+
+describe('resampleTrilinear', () => {
+  const src: VolumeGeometry = { dimensions: [40, 36, 24], spacing: [1.2, 1.0, 2.5], origin: [-20, -15, 30], direction: rot(0) };
+  // A smooth field (LPS mm): wavelengths of 60-120 mm, like soft anatomy after blurring.
+  const smooth = (p: Vec3) => 100 * Math.sin(p[0] / 15) + 50 * Math.cos(p[1] / 12) + 2 * p[2];
+
+  it('reproduces a linear field exactly at interior points on an oblique grid', () => {
+    const lin = (p: Vec3) => 3 * p[0] - 2 * p[1] + 0.5 * p[2] + 7;
+    const data = sample(src, lin);
+    // oblique target well inside the source
+    const target: VolumeGeometry = { dimensions: [10, 10, 6], spacing: [1.7, 1.3, 2], origin: [-8, -6, 40], direction: rot(20) };
+    const out = resampleTrilinear({ geometry: src, data }, target);
+    const want = sample(target, lin);
+    let maxErr = 0;
+    for (let v = 0; v < out.length; v++) maxErr = Math.max(maxErr, Math.abs(out[v] - want[v]));
+    expect(maxErr).toBeLessThan(1e-3); // float32 storage of values up to ~150
+  });
+
+  it('resample → inverse-resample returns a smooth field within interpolation error', () => {
+    const data = sample(src, smooth);
+    const coarse = geometryForSpacing(src, [2, 2, 3]);
+    const there = resampleTrilinear({ geometry: src, data }, coarse);
+    const back = resampleTrilinear({ geometry: coarse, data: there }, src);
+    // Interior (2 voxels from each face) where both grids interpolate rather than clamp.
+    let maxErr = 0;
+    let sumErr = 0;
+    let count = 0;
+    const [nx, ny, nz] = src.dimensions;
+    for (let k = 2; k < nz - 2; k++)
+      for (let j = 2; j < ny - 2; j++)
+        for (let i = 2; i < nx - 2; i++) {
+          const v = i + nx * (j + ny * k);
+          const e = Math.abs(back[v] - data[v]);
+          maxErr = Math.max(maxErr, e);
+          sumErr += e;
+          count++;
+        }
+    // Trilinear error bound ~ h^2/8 * |f''|: h ≤ 3 mm, |f''| ≤ 100/15^2 + 50/12^2 ≈ 0.79 → ≈ 0.9 per pass.
+    // Field range is ±150 + z term, so this is < 1 % of the amplitude.
+    expect(maxErr).toBeLessThan(2);
+    expect(sumErr / count).toBeLessThan(0.6);
+  });
+
+  it('oblique target (rotated 30°): interpolation error inside, fill outside', () => {
+    const data = sample(src, smooth);
+    const target: VolumeGeometry = { dimensions: [20, 20, 12], spacing: [1.5, 1.5, 2.5], origin: [-5, -12, 38], direction: rot(30) };
+    const out = resampleTrilinear({ geometry: src, data }, target, { fill: -999 });
+    const want = sample(target, smooth);
+    // Interior: source continuous index at least 1 voxel from every face (the edge half-voxel is clamped, i.e.
+    // constant extrapolation, whose error is gradient x distance rather than interpolation error).
+    const inside = sample(target, (p) => {
+      const s = worldToIndex(src, p);
+      return s.every((x, a) => x >= 1 && x <= src.dimensions[a] - 2) ? 1 : 0;
+    });
+    let maxErr = 0;
+    let filled = 0;
+    let checked = 0;
+    for (let v = 0; v < out.length; v++) {
+      if (out[v] === -999) filled++;
+      if (inside[v]) {
+        checked++;
+        maxErr = Math.max(maxErr, Math.abs(out[v] - want[v]));
+      }
+    }
+    // single trilinear pass: h^2/8 * |f''| per axis ≈ (1.44*0.44 + 1*0.35)/8 ≈ 0.12
+    expect(maxErr).toBeLessThan(0.2);
+    expect(checked).toBeGreaterThan(out.length / 2);
+    expect(filled).toBeGreaterThan(0); // the rotated box pokes out of the source
+  });
+
+  it('fills outside the physical extent only when fill is given; clamps within half a voxel', () => {
+    const g: VolumeGeometry = { dimensions: [4, 1, 1], spacing: [1, 1, 1], origin: [0, 0, 0], direction: rot(0) };
+    const data = Float32Array.from([10, 20, 30, 40]);
+    // target points at x = -0.4 (inside extent), -0.6 (outside), 1.5, 3.4 (inside), 3.6 (outside)
+    const xs = [-0.4, -0.6, 1.5, 3.4, 3.6];
+    const vals = xs.map((x) => {
+      const t: VolumeGeometry = { dimensions: [1, 1, 1], spacing: [1, 1, 1], origin: [x, 0, 0], direction: rot(0) };
+      return [resampleTrilinear({ geometry: g, data }, t, { fill: -1 })[0], resampleTrilinear({ geometry: g, data }, t)[0]];
+    });
+    expect(vals).toEqual([
+      [10, 10],
+      [-1, 10],
+      [25, 25],
+      [40, 40],
+      [-1, 40],
+    ]);
+  });
+
+  it('multi-channel slabs: same values as one pass, buffer bounded by maxSlabValues', () => {
+    const C = 3;
+    const one = sample(src, smooth);
+    const data = new Float32Array(C * one.length);
+    for (let c = 0; c < C; c++) for (let v = 0; v < one.length; v++) data[c * one.length + v] = one[v] * (c + 1) - c;
+    const target = geometryForSpacing(src, [0.8, 0.8, 1]);
+    const whole = resampleTrilinear({ geometry: src, data, channels: C }, target);
+    const plane = target.dimensions[0] * target.dimensions[1];
+    const n = plane * target.dimensions[2];
+    const maxSlabValues = C * plane * 4 + 5;
+    let slabs = 0;
+    let maxLen = 0;
+    let maxDiff = 0;
+    let covered = 0;
+    resampleTrilinearSlabs(
+      { geometry: src, data, channels: C },
+      target,
+      (k0, k1, values) => {
+        slabs++;
+        maxLen = Math.max(maxLen, values.length);
+        const slabN = plane * (k1 - k0);
+        covered += k1 - k0;
+        for (let c = 0; c < C; c++)
+          for (let v = 0; v < slabN; v++) maxDiff = Math.max(maxDiff, Math.abs(values[c * slabN + v] - whole[c * n + k0 * plane + v]));
+      },
+      { maxSlabValues },
+    );
+    expect(covered).toBe(target.dimensions[2]);
+    expect(slabs).toBe(Math.ceil(target.dimensions[2] / 4));
+    expect(maxLen).toBeLessThanOrEqual(maxSlabValues);
+    expect(maxDiff).toBe(0);
+    // channel 1 = 2*ch0 - 1 survives interpolation (linear in values)
+    expect(Math.abs(whole[n + 1234] - (2 * whole[1234] - 1))).toBeLessThan(1e-3);
+  });
+
+  it('abort signal stops between slabs', () => {
+    const ac = new AbortController();
+    ac.abort();
+    expect(() => resampleTrilinear({ geometry: src, data: new Float32Array(40 * 36 * 24) }, src, { signal: ac.signal })).toThrow();
+  });
+});
+
+describe('resampleNearest / cropGeometry', () => {
+  it('onto a reoriented grid equals the exact permutation', () => {
+    const g: VolumeGeometry = { dimensions: [5, 4, 3], spacing: [0.7, 1.1, 2.5], origin: [3, 4, 5], direction: [0, 0, -1, 1, 0, 0, 0, -1, 0] };
+    const t = reorientTransform(g, 'LPS');
+    const labels = Uint8Array.from({ length: 60 }, (_, v) => v);
+    expect(resampleNearest({ geometry: g, data: labels }, t.target)).toEqual(applyReorient(labels, t));
+  });
+  it('labels stay labels when upsampling 2x (each voxel → its 2x2x2 children)', () => {
+    const g: VolumeGeometry = { dimensions: [3, 2, 2], spacing: [2, 2, 2], origin: [0, 0, 0], direction: rot(0) };
+    const labels = Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    const fine = geometryForSpacing(g, [1, 1, 1]);
+    const out = resampleNearest({ geometry: g, data: labels }, fine);
+    expect(fine.dimensions).toEqual([6, 4, 4]);
+    for (let k = 0; k < 4; k++)
+      for (let j = 0; j < 4; j++)
+        for (let i = 0; i < 6; i++) expect(out[i + 6 * (j + 4 * k)]).toBe(labels[(i >> 1) + 3 * ((j >> 1) + 2 * (k >> 1))]);
+  });
+  it('crop keeps the voxel positions', () => {
+    const g: VolumeGeometry = { dimensions: [10, 10, 10], spacing: [1, 2, 3], origin: [1, 2, 3], direction: rot(40) };
+    const c = cropGeometry(g, [2, 3, 4], [5, 6, 7]);
+    expect(c.dimensions).toEqual([3, 3, 3]);
+    const a = indexToWorld(c, [1, 1, 1]);
+    const b = indexToWorld(g, [3, 4, 5]);
+    for (let i = 0; i < 3; i++) expect(a[i]).toBeCloseTo(b[i], 10);
+    expect(() => cropGeometry(g, [0, 0, 0], [11, 1, 1])).toThrow(/outside dimensions/);
+  });
+});

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { indexToWorld, type Mat3, type VolumeGeometry } from '../core/geometry';
+import { STAGES, segment } from './run';
+import { cylinderPhantom, dice, tinyManifest, tinyModelReference } from './synthetic';
+
+/** Direction matrices (column-major) of differently acquired series. */
+const DIRS: Array<[string, Mat3]> = [
+  ['axial head-first (LPS)', [1, 0, 0, 0, 1, 0, 0, 0, 1]],
+  ['axial feet-first, flipped rows (LAI)', [1, 0, 0, 0, -1, 0, 0, 0, -1]],
+  ['sagittal-like (PIR)', [0, 1, 0, 0, 0, -1, -1, 0, 0]],
+  ['oblique 12° about z', [Math.cos(0.21), Math.sin(0.21), 0, -Math.sin(0.21), Math.cos(0.21), 0, 0, 0, 1]],
+];
+
+/** A grid of the given direction centred on the LPS origin, covering ~250 x 220 x 160 mm. */
+function grid(direction: Mat3): VolumeGeometry {
+  const g: VolumeGeometry = { dimensions: [0, 0, 0], spacing: [0, 0, 0], origin: [0, 0, 0], direction };
+  // axis a of the grid: find the patient axis it mostly points along and give it that extent/spacing
+  const extentMm = [250, 220, 160];
+  const spacingFor = [2.5, 2.0, 4.0];
+  for (let a = 0; a < 3; a++) {
+    const col = [direction[3 * a], direction[3 * a + 1], direction[3 * a + 2]].map(Math.abs);
+    const p = col.indexOf(Math.max(...col));
+    g.spacing[a] = spacingFor[p];
+    g.dimensions[a] = Math.round(extentMm[p] / spacingFor[p]);
+  }
+  const c = indexToWorld(g, [(g.dimensions[0] - 1) / 2, (g.dimensions[1] - 1) / 2, (g.dimensions[2] - 1) / 2]);
+  g.origin = [-c[0], -c[1], -c[2]];
+  return g;
+}
+
+describe('segment (pure TS model)', () => {
+  it.each(DIRS)('%s: mask on the source grid matches the truth, left stays left', async (_name, dir) => {
+    const g = grid(dir);
+    const { ct, truth } = cylinderPhantom(g);
+    const progress: string[] = [];
+    const res = await segment(ct, tinyManifest(), tinyModelReference, {
+      onProgress: (p) => {
+        if (p.fraction === 1) progress.push(p.stage);
+      },
+    });
+    expect(res.mask.geometry).toEqual(g);
+    expect(res.mask.units).toBe('label');
+    expect(res.labels).toEqual({ 0: 'background', 1: 'psoas_left', 2: 'psoas_right' });
+    const d1 = dice(res.mask.data, truth, 1);
+    const d2 = dice(res.mask.data, truth, 2);
+    console.info(`${_name}: dice left ${d1.toFixed(3)} right ${d2.toFixed(3)}; ms ${JSON.stringify(Object.fromEntries(Object.entries(res.timings).map(([k, v]) => [k, Math.round(v)])))}`);
+    expect(d1).toBeGreaterThan(0.85);
+    expect(d2).toBeGreaterThan(0.85);
+    expect(res.steps.map((s) => s.step)).toEqual(STAGES);
+    expect(progress).toEqual(STAGES);
+    for (const s of STAGES) expect(res.timings[s]).toBeGreaterThanOrEqual(0);
+    // mapped back only inside a box much smaller than the series
+    const box = res.steps.find((s) => s.step === 'mapBack')!.box as { lo: number[]; hi: number[] };
+    const boxVox = (box.hi[0] - box.lo[0]) * (box.hi[1] - box.lo[1]) * (box.hi[2] - box.lo[2]);
+    expect(boxVox).toBeLessThan(0.5 * res.mask.data.length);
+  });
+
+  it('records what each spatial step did', async () => {
+    const g = grid(DIRS[1][1]);
+    const res = await segment(cylinderPhantom(g).ct, tinyManifest(), tinyModelReference);
+    const [re, rs] = res.steps;
+    expect(re.summary).toMatch(/LAI → LPS/);
+    expect(re.flip).toEqual([false, true, true]);
+    expect(rs.summary).toMatch(/trilinear 100x110x40 @ 2.5x2x4 mm LPS → 83x73x53/);
+  });
+
+  it('an image without psoas-like tissue gives an empty mask', async () => {
+    const g = grid(DIRS[0][1]);
+    const { ct } = cylinderPhantom(g);
+    ct.data.fill(-100);
+    const res = await segment(ct, tinyManifest(), tinyModelReference);
+    expect(res.mask.data.every((v) => v === 0)).toBe(true);
+    // The tiny model's zero padding makes tile corners look like label 1 (m = -0.6 * 8/27 > -0.3): single
+    // voxels that min_size_ml removes.
+    expect(res.postprocess.map((r) => r.finalVoxels)).toEqual([0, 0]);
+  });
+
+  it('a model that sees only background: no map back at all', async () => {
+    const res = await segment(cylinderPhantom(grid(DIRS[0][1])).ct, tinyManifest(), async (t) => {
+      const o = new Float32Array(3 * t.length);
+      o.fill(1, 0, t.length);
+      return o;
+    });
+    expect(res.mask.data.every((v) => v === 0)).toBe(true);
+    expect(res.steps.find((s) => s.step === 'mapBack')!.summary).toMatch(/no foreground/);
+  });
+
+  it('min_size_ml removes structures smaller than the minimum volume', async () => {
+    const g = grid(DIRS[0][1]);
+    const m = tinyManifest();
+    // each cylinder is pi*16^2*100 mm^3 ≈ 80 mL
+    m.postprocess.min_size_ml = 100;
+    const res = await segment(cylinderPhantom(g).ct, m, tinyModelReference);
+    expect(res.mask.data.every((v) => v === 0)).toBe(true);
+    expect(res.postprocess.map((r) => r.finalVoxels)).toEqual([0, 0]);
+  });
+
+  it('cancels via AbortSignal', async () => {
+    const ac = new AbortController();
+    let calls = 0;
+    const run = segment(cylinderPhantom(grid(DIRS[0][1])).ct, tinyManifest(), async (t, s) => {
+      if (++calls === 2) ac.abort();
+      return tinyModelReference(t, s);
+    }, { signal: ac.signal });
+    await expect(run).rejects.toThrow(/abort/i);
+    expect(calls).toBe(2);
+  });
+
+  it('refuses a label map as input', async () => {
+    const { ct } = cylinderPhantom(grid(DIRS[0][1]));
+    await expect(segment({ ...ct, units: 'label' }, tinyManifest(), tinyModelReference)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+  });
+});

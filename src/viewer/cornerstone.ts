@@ -1,0 +1,347 @@
+/**
+ * The only module that talks to Cornerstone3D. It turns a core Volume (LPS, HU) into a Cornerstone LOCAL volume
+ * (no image loader: the app decoded the pixels itself) and drives three orthographic MPR viewports.
+ *
+ * Coordinate spaces:
+ * - world = patient LPS mm (Cornerstone's world space is DICOM patient space, same as core geometry);
+ * - canvas = CSS pixels relative to the top-left of a viewport's element (Cornerstone's canvas coordinates).
+ */
+import {
+  Enums as CoreEnums,
+  RenderingEngine,
+  cache,
+  getRenderingEngine,
+  init as coreInit,
+  setVolumesForViewports,
+  volumeLoader,
+  type Types,
+} from '@cornerstonejs/core';
+import {
+  CrosshairsTool,
+  Enums as ToolEnums,
+  PanTool,
+  StackScrollTool,
+  ToolGroupManager,
+  WindowLevelTool,
+  ZoomTool,
+  addTool,
+  init as toolsInit,
+} from '@cornerstonejs/tools';
+import type { Vec3 } from '../core/geometry';
+import type { Volume } from '../core/volume';
+import { PsoasError } from '../core/errors';
+import { markersFromCamera, type OrientationMarkers } from './orientation';
+import { DEFAULT_PRESET, rangeToWindow, windowToRange } from './presets';
+
+export type ViewName = 'axial' | 'coronal' | 'sagittal';
+export const VIEW_NAMES: readonly ViewName[] = ['axial', 'coronal', 'sagittal'];
+
+export type PrimaryTool = 'windowLevel' | 'pan' | 'zoom' | 'crosshairs';
+
+const ENGINE_ID = 'psoasview-engine';
+const TOOL_GROUP_ID = 'psoasview-mpr';
+const ORIENTATION: Record<ViewName, CoreEnums.OrientationAxis> = {
+  axial: CoreEnums.OrientationAxis.AXIAL,
+  coronal: CoreEnums.OrientationAxis.CORONAL,
+  sagittal: CoreEnums.OrientationAxis.SAGITTAL,
+};
+
+let initialised: Promise<void> | null = null;
+
+/** Initialises Cornerstone core and tools once per page. Throws PsoasError('INTERNAL') when WebGL is missing. */
+export function initCornerstone(): Promise<void> {
+  if (!initialised) {
+    initialised = (async () => {
+      coreInit();
+      toolsInit();
+      for (const T of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool, CrosshairsTool]) addTool(T);
+    })().catch((e: unknown) => {
+      initialised = null;
+      throw new PsoasError('INTERNAL', `Could not initialise the 3D renderer (WebGL2 needed): ${String(e)}`, String(e));
+    });
+  }
+  return initialised;
+}
+
+/** Cornerstone's local volumes accept only these element types; other HU arrays are converted to Float32. */
+function toCornerstoneArray(v: Volume): Int16Array | Uint16Array | Uint8Array | Float32Array {
+  const d = v.data;
+  if (d instanceof Int16Array || d instanceof Uint16Array || d instanceof Uint8Array || d instanceof Float32Array) return d;
+  return Float32Array.from(d as ArrayLike<number>);
+}
+
+/**
+ * Creates (or returns the cached) Cornerstone volume (id without ":" so Cornerstone never looks for an image
+ * loader for its slices) for a registered core Volume. The Cornerstone volume shares
+ * the core voxel buffer where the type allows (no copy).
+ */
+export function ensureCornerstoneVolume(registryId: string, v: Volume): string {
+  const volumeId = `psoasview-${registryId}`;
+  if (cache.getVolume(volumeId)) return volumeId;
+  const g = v.geometry;
+  const scalarData = toCornerstoneArray(v);
+  const bits = scalarData instanceof Float32Array ? 32 : scalarData instanceof Uint8Array ? 8 : 16;
+  const iop = [g.direction[0], g.direction[1], g.direction[2], g.direction[3], g.direction[4], g.direction[5]];
+  volumeLoader.createLocalVolume(volumeId, {
+    scalarData,
+    dimensions: [...g.dimensions] as Types.Point3,
+    spacing: [...g.spacing] as Types.Point3,
+    origin: [...g.origin] as Types.Point3,
+    // Cornerstone's direction is 9 numbers: row (i) cosines, column (j) cosines, slice (k) direction — the
+    // same layout as core's column-major Mat3.
+    direction: [...g.direction] as Types.Mat3,
+    metadata: {
+      BitsAllocated: bits,
+      BitsStored: bits,
+      SamplesPerPixel: 1,
+      HighBit: bits - 1,
+      PhotometricInterpretation: 'MONOCHROME2',
+      PixelRepresentation: scalarData instanceof Int16Array || scalarData instanceof Float32Array ? 1 : 0,
+      Modality: v.meta.modality ?? 'CT',
+      SeriesInstanceUID: v.meta.seriesInstanceUid,
+      ImageOrientationPatient: iop,
+      PixelSpacing: [g.spacing[1], g.spacing[0]],
+      // Tools (crosshairs) link viewports that share a frame of reference: one per loaded volume.
+      FrameOfReferenceUID: `psoasview-for-${registryId}`,
+      Columns: g.dimensions[0],
+      Rows: g.dimensions[1],
+      voiLut: [{ windowWidth: DEFAULT_PRESET.width, windowCenter: DEFAULT_PRESET.center }],
+      VOILUTFunction: 'LINEAR',
+    },
+  });
+  return volumeId;
+}
+
+export function releaseCornerstoneVolume(registryId: string): void {
+  const volumeId = `psoasview-${registryId}`;
+  if (cache.getVolume(volumeId)) cache.removeVolumeLoadObject(volumeId);
+}
+
+function sub(a: Types.Point3 | Vec3, b: Types.Point3 | Vec3): Vec3 {
+  return [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
+}
+function dot3(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+export interface ViewState {
+  markers: OrientationMarkers;
+  /** LPS (mm) of the camera focal point, i.e. a point on the displayed slice. */
+  focalPoint: Vec3;
+  /** Unit LPS normal of the slice (towards the viewer). */
+  normal: Vec3;
+  window: { width: number; center: number };
+  /** Current and total slice count along the view normal (Cornerstone's own slice indexing). */
+  sliceIndex: number;
+  sliceCount: number;
+  zoom: number;
+}
+
+/**
+ * Three linked MPR viewports on one Cornerstone rendering engine. One instance per mounted viewer.
+ */
+export class MprController {
+  private engine: RenderingEngine;
+  private volumeId: string | null = null;
+  private shownRegistryId: string | null = null;
+  private primary: PrimaryTool = 'windowLevel';
+  private listeners = new Set<() => void>();
+  private readonly onChange = () => this.listeners.forEach((l) => l());
+
+  constructor(private readonly elements: Record<ViewName, HTMLDivElement>) {
+    getRenderingEngine(ENGINE_ID)?.destroy();
+    this.engine = new RenderingEngine(ENGINE_ID);
+    this.engine.setViewports(
+      VIEW_NAMES.map((name) => ({
+        viewportId: name,
+        type: CoreEnums.ViewportType.ORTHOGRAPHIC,
+        element: elements[name],
+        defaultOptions: { orientation: ORIENTATION[name], background: [0, 0, 0] as Types.Point3 },
+      })),
+    );
+    ToolGroupManager.destroyToolGroup(TOOL_GROUP_ID);
+    const tg = ToolGroupManager.createToolGroup(TOOL_GROUP_ID);
+    if (!tg) throw new PsoasError('INTERNAL', 'Could not create the Cornerstone tool group', TOOL_GROUP_ID);
+    tg.addTool(WindowLevelTool.toolName);
+    tg.addTool(PanTool.toolName);
+    tg.addTool(ZoomTool.toolName);
+    tg.addTool(StackScrollTool.toolName);
+    tg.addTool(CrosshairsTool.toolName, {
+      getReferenceLineColor: (id: string) => ({ axial: 'rgb(255, 80, 80)', coronal: 'rgb(80, 200, 80)', sagittal: 'rgb(255, 200, 0)' })[id as ViewName] ?? 'white',
+      getReferenceLineControllable: () => true,
+      getReferenceLineDraggableRotatable: () => false,
+      getReferenceLineSlabThicknessControlsOn: () => false,
+    });
+    for (const name of VIEW_NAMES) tg.addViewport(name, ENGINE_ID);
+    this.applyBindings();
+    for (const name of VIEW_NAMES) {
+      elements[name].addEventListener(CoreEnums.Events.CAMERA_MODIFIED, this.onChange);
+      elements[name].addEventListener(CoreEnums.Events.VOI_MODIFIED, this.onChange);
+    }
+  }
+
+  /** Subscribes to any camera/VOI change in any view; returns the unsubscribe function. */
+  subscribe(l: () => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  private toolGroup() {
+    const tg = ToolGroupManager.getToolGroup(TOOL_GROUP_ID);
+    if (!tg) throw new PsoasError('INTERNAL', 'Cornerstone tool group is gone', TOOL_GROUP_ID);
+    return tg;
+  }
+
+  /** Mouse bindings: primary = the chosen tool, middle = pan, right = zoom, wheel = slice scroll. */
+  private applyBindings(): void {
+    const tg = this.toolGroup();
+    const { Primary, Auxiliary, Secondary, Wheel } = ToolEnums.MouseBindings;
+    const primaryName = {
+      windowLevel: WindowLevelTool.toolName,
+      pan: PanTool.toolName,
+      zoom: ZoomTool.toolName,
+      crosshairs: CrosshairsTool.toolName,
+    }[this.primary];
+    for (const n of [WindowLevelTool.toolName, PanTool.toolName, ZoomTool.toolName, CrosshairsTool.toolName]) {
+      if (n !== primaryName) tg.setToolPassive(n, { removeAllBindings: true });
+    }
+    if (this.primary === 'crosshairs') tg.setToolActive(CrosshairsTool.toolName, { bindings: [{ mouseButton: Primary }] });
+    else {
+      // Crosshairs off: disabled so the lines disappear (passive would still draw them).
+      tg.setToolDisabled(CrosshairsTool.toolName);
+      tg.setToolActive(primaryName, { bindings: [{ mouseButton: Primary }] });
+    }
+    if (primaryName !== PanTool.toolName) tg.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: Auxiliary }] });
+    if (primaryName !== ZoomTool.toolName) tg.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: Secondary }] });
+    tg.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: Wheel }] });
+  }
+
+  setPrimaryTool(t: PrimaryTool): void {
+    this.primary = t;
+    this.applyBindings();
+    this.engine.render();
+  }
+
+  getPrimaryTool(): PrimaryTool {
+    return this.primary;
+  }
+
+  async setVolume(registryId: string, v: Volume): Promise<void> {
+    this.shownRegistryId = null;
+    const volumeId = ensureCornerstoneVolume(registryId, v);
+    this.volumeId = volumeId;
+    await setVolumesForViewports(this.engine, [{ volumeId }], [...VIEW_NAMES]);
+    this.setWindow(DEFAULT_PRESET.width, DEFAULT_PRESET.center);
+    this.resetViews();
+    // The first frame after setVolumes can show a stale texture in one view (seen with SwiftShader on the axial
+    // view); render once more on the next frame so every view shows the uploaded volume.
+    await new Promise<void>((r) => requestAnimationFrame(() => r()));
+    this.engine.render();
+    this.shownRegistryId = registryId;
+  }
+
+  /** True once the views display the volume registered under `registryId`. */
+  shows(registryId: string | null): boolean {
+    return registryId != null && this.shownRegistryId === registryId;
+  }
+
+  private viewport(name: ViewName): Types.IVolumeViewport {
+    const vp = this.engine.getViewport(name) as Types.IVolumeViewport | undefined;
+    if (!vp) throw new PsoasError('INTERNAL', `Viewport ${name} does not exist`, name);
+    return vp;
+  }
+
+  /** Window width/center in HU applied to all three views. */
+  setWindow(width: number, center: number): void {
+    const { lower, upper } = windowToRange(width, center);
+    for (const n of VIEW_NAMES) this.viewport(n).setProperties({ voiRange: { lower, upper } });
+    this.engine.render();
+    this.onChange();
+  }
+
+  resetViews(): void {
+    for (const n of VIEW_NAMES) this.viewport(n).resetCamera();
+    // Crosshairs keep their own centre: reset it to the new cameras.
+    this.engine.render();
+    this.onChange();
+  }
+
+  resize(): void {
+    this.engine.resize(true, true);
+    this.onChange();
+  }
+
+  /** Moves one view by `delta` slices (positive = along the view normal). */
+  scroll(name: ViewName, delta: number): void {
+    this.viewport(name).scroll(delta);
+  }
+
+  /** Moves every view's slice through the LPS point `p` (mm) without changing zoom or pan. */
+  jumpTo(p: Vec3): void {
+    for (const n of VIEW_NAMES) {
+      const vp = this.viewport(n);
+      const cam = vp.getCamera();
+      const normal = cam.viewPlaneNormal as Types.Point3;
+      const focal = cam.focalPoint as Types.Point3;
+      const pos = cam.position as Types.Point3;
+      const d = dot3(sub(p, focal), normal);
+      vp.setCamera({
+        focalPoint: [focal[0] + d * normal[0], focal[1] + d * normal[1], focal[2] + d * normal[2]],
+        position: [pos[0] + d * normal[0], pos[1] + d * normal[1], pos[2] + d * normal[2]],
+      });
+    }
+    this.engine.render();
+    this.onChange();
+  }
+
+  /** Canvas CSS px (relative to the view element's top-left) of an LPS point. */
+  worldToCanvas(name: ViewName, p: Vec3): [number, number] {
+    const c = this.viewport(name).worldToCanvas(p as Types.Point3);
+    return [c[0], c[1]];
+  }
+
+  canvasToWorld(name: ViewName, xy: [number, number]): Vec3 {
+    const w = this.viewport(name).canvasToWorld(xy as Types.Point2);
+    return [w[0], w[1], w[2]];
+  }
+
+  viewState(name: ViewName): ViewState {
+    const vp = this.viewport(name);
+    const cam = vp.getCamera();
+    const up = cam.viewUp as Vec3;
+    const normal = cam.viewPlaneNormal as Vec3;
+    const props = vp.getProperties();
+    const r = props?.voiRange ?? windowToRange(DEFAULT_PRESET.width, DEFAULT_PRESET.center);
+    let sliceIndex = 0;
+    let sliceCount = 0;
+    try {
+      sliceIndex = vp.getSliceIndex();
+      sliceCount = vp.getNumberOfSlices();
+    } catch {
+      // before a volume is set
+    }
+    return {
+      markers: markersFromCamera(up, normal, cam.flipHorizontal ?? false, cam.flipVertical ?? false),
+      focalPoint: [...(cam.focalPoint as Vec3)] as Vec3,
+      normal: [...normal] as Vec3,
+      window: rangeToWindow(r.lower, r.upper),
+      sliceIndex,
+      sliceCount,
+      zoom: vp.getZoom(),
+    };
+  }
+
+  render(): void {
+    this.engine.render();
+  }
+
+  destroy(): void {
+    for (const name of VIEW_NAMES) {
+      this.elements[name].removeEventListener(CoreEnums.Events.CAMERA_MODIFIED, this.onChange);
+      this.elements[name].removeEventListener(CoreEnums.Events.VOI_MODIFIED, this.onChange);
+    }
+    this.listeners.clear();
+    ToolGroupManager.destroyToolGroup(TOOL_GROUP_ID);
+    this.engine.destroy();
+  }
+}
