@@ -13,8 +13,11 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const FIXTURES_FILE = path.join(REPO_ROOT, 'e2e', '.fixtures.json');
 /** Gitignored working folder of the e2e setup (phantom output, re-UID'd J2K copy, decoded references). */
 export const E2E_CACHE_DIR = path.join(REPO_ROOT, '.cache', 'e2e');
-/** The shared real-CT folder (never copied into the repository). */
-export const SHARED_DATA_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'data');
+/**
+ * The shared real-CT folder (never copied into the repository): ../shared/data next to the checkout.
+ * E2E_SHARED_DATA_DIR overrides it (e.g. pointing at a missing folder checks the skip-with-reason paths).
+ */
+export const SHARED_DATA_DIR = process.env.E2E_SHARED_DATA_DIR ?? path.resolve(REPO_ROOT, '..', 'shared', 'data');
 
 /** Port of the preview server the tests use (playwright.config.ts webServer). */
 export const E2E_PORT = Number(process.env.E2E_PORT ?? 4173);

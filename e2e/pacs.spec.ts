@@ -191,6 +191,14 @@ test.describe('PACS (Orthanc via /dicomweb proxy)', () => {
     expect(vol!.seriesInstanceUid).toBe(fx.seriesInstanceUid);
     const g: VolumeGeometry = { dimensions: vol!.dimensions, spacing: vol!.spacing, origin: vol!.origin, direction: vol!.direction };
     console.log(`[pacs] J2K volume ${g.dimensions.join('x')} spacing ${g.spacing.map((x) => x.toFixed(4)).join(', ')} mm`);
+    // Slice spacing comes from ImagePositionPatient (these slices are 3 mm thick but 2 mm apart), pixel spacing
+    // from PixelSpacing.
+    const zs = reference.map((s) => s.ipp[2]).sort((a, b) => a - b);
+    const gaps = zs.slice(1).map((z, n) => z - zs[n]);
+    expect(Math.max(...gaps) - Math.min(...gaps)).toBeLessThan(1e-3);
+    expect(g.spacing[2]).toBeCloseTo(gaps[0], 3);
+    expect(g.spacing[0]).toBeCloseTo(reference[0].pixelSpacing[1], 4);
+    expect(g.spacing[1]).toBeCloseTo(reference[0].pixelSpacing[0], 4);
     expect([...g.dimensions].sort((a, b) => a - b)).toEqual([fx.files.length, 512, 512]);
 
     // Map every sample (column c, row r of a file) to patient LPS, then to the app's voxel index.

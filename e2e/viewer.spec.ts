@@ -230,6 +230,48 @@ test.describe('sample study', () => {
   });
 });
 
+test.describe('orientation on the built-in synthetic volume (markers of known LPS position)', () => {
+  // Marker spheres (LPS mm, see src/viewer/synthetic.ts): bone-bright on the patient's LEFT at (90, 0, 0),
+  // contrast-bright SUPERIOR at (0, 20, 90), air ANTERIOR at (0, -75, -40). The same anatomy is also stored
+  // flipped (i → Right, j → Anterior): the screen must not change.
+  for (const variant of ['1', 'flipped']) {
+    test(`synthetic=${variant}: left on the image's right, anterior up (axial), head up (coronal/sagittal)`, async ({ page }) => {
+      await page.goto(`/viewer?synthetic=${variant}`);
+      expect((await waitForViews(page)).state).toBe('ready');
+      await expectMarkers(page);
+      const box = (await page.getByTestId('viewport-axial').boundingBox())!;
+
+      await page.evaluate(() => (window as unknown as W).__psoasview.jumpTo([90, 0, 0]));
+      await page.waitForTimeout(300);
+      const left = await page.evaluate(() => (window as unknown as W).__psoasview.worldToCanvas('axial', [90, 0, 0]));
+      const mirror = await page.evaluate(() => (window as unknown as W).__psoasview.worldToCanvas('axial', [-90, 0, 0]));
+      expect(left[0]).toBeGreaterThan(box.width / 2);
+      expect(mirror[0]).toBeLessThan(box.width / 2);
+      const [gLeft, gMirror] = await greyAt(page, 'axial', [left, mirror]);
+      expect(gLeft, 'bone marker (+1000 HU) is white under W400/L40').toBe(255);
+      expect(Math.abs(gMirror - grey(40)), 'soft tissue (+40 HU) is mid-grey').toBeLessThan(12);
+
+      await page.evaluate(() => (window as unknown as W).__psoasview.jumpTo([0, -75, -40]));
+      await page.waitForTimeout(300);
+      const ant = await page.evaluate(() => (window as unknown as W).__psoasview.worldToCanvas('sagittal', [0, -75, -40]));
+      const sBox = (await page.getByTestId('viewport-sagittal').boundingBox())!;
+      expect(ant[0], 'anterior is on the left of the sagittal view').toBeLessThan(sBox.width / 2);
+      const antAxial = await page.evaluate(() => (window as unknown as W).__psoasview.worldToCanvas('axial', [0, -75, -40]));
+      expect(antAxial[1], 'anterior is at the top of the axial view').toBeLessThan(box.height / 2);
+      const [gAnt] = await greyAt(page, 'sagittal', [ant]);
+      expect(gAnt, 'air marker is black').toBe(0);
+
+      await page.evaluate(() => (window as unknown as W).__psoasview.jumpTo([0, 20, 90]));
+      await page.waitForTimeout(300);
+      const sup = await page.evaluate(() => (window as unknown as W).__psoasview.worldToCanvas('coronal', [0, 20, 90]));
+      const cBox = (await page.getByTestId('viewport-coronal').boundingBox())!;
+      expect(sup[1], 'superior is at the top of the coronal view').toBeLessThan(cBox.height / 2);
+      const [gSup] = await greyAt(page, 'coronal', [sup]);
+      expect(gSup, 'contrast marker (+300 HU) is white').toBe(255);
+    });
+  }
+});
+
 test.describe('errors are shown, never a blank page', () => {
   test('a viewer URL without a study says what is missing', async ({ page }) => {
     await page.goto('/viewer');

@@ -28,7 +28,11 @@ function PacsPanel() {
   const [q, setQ] = useState<StudyQuery>({ modality: 'CT' });
 
   useEffect(() => {
-    dicomWebUrl().then((url) => usePacsStore.getState().set({ url }), () => {});
+    dicomWebUrl().then(
+      // Shown absolute so the user sees which server a relative (same-origin proxy) URL reaches.
+      (url) => usePacsStore.getState().set({ url: new URL(url, location.href).href }),
+      () => {},
+    );
   }, []);
 
   const search = async (e?: FormEvent) => {

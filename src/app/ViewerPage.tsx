@@ -64,7 +64,7 @@ function Header() {
           <span>{formatDicomDate(header.studyDate) || 'no date'}</span>
           <span title={header.source}>{header.seriesDescription || '(no series description)'}</span>
           <span data-testid="volume-dims">
-            {header.dimensions.join(' × ')} vox · {formatSpacing(header.spacing)} mm · {header.orientation}
+            {header.dimensions.join(' × ')} vox · {formatSpacing(header.spacing)} mm · <span title="patient directions of the stored i, j, k axes">ijk→{header.orientation}</span>
           </span>
           <span className="dim">{sourceLabel}</span>
         </div>

@@ -66,8 +66,8 @@ export async function bestSeries(series: SeriesSummary[]): Promise<SeriesSummary
 }
 
 /** A DataSource over the built-in synthetic volume (used when no sample source exists). */
-export function syntheticSource(): DataSource {
-  const vol = makeSyntheticVolume();
+export function syntheticSource(opts: { flipped?: boolean } = {}): DataSource {
+  const vol = makeSyntheticVolume(opts);
   const m = vol.meta;
   return {
     kind: 'sample',

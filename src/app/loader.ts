@@ -9,7 +9,7 @@ import { orientationCode } from '../core/geometry';
 import type { Volume } from '../core/volume';
 import { getVolume, registerVolume, releaseVolume } from '../viewer/registry';
 import { releaseCornerstoneVolume } from '../viewer/cornerstone';
-import { bestSeries, dicomWebSource, localSource, sampleSource } from './dataSources';
+import { bestSeries, dicomWebSource, localSource, sampleSource, syntheticSource } from './dataSources';
 import { takeLocalFiles } from './localFiles';
 import { useLoadStore, type SeriesHeader, type UiError } from './stores';
 
@@ -41,6 +41,10 @@ function headerOf(v: Volume): SeriesHeader {
 
 async function sourceFor(params: URLSearchParams): Promise<DataSource> {
   if (params.get('sample')) return sampleSource();
+  // Built-in synthetic orientation volume (developer/test aid): ?synthetic=1, or ?synthetic=flipped for the same
+  // anatomy stored with i → Right, j → Anterior.
+  const synth = params.get('synthetic');
+  if (synth) return syntheticSource({ flipped: synth === 'flipped' });
   const local = params.get('local');
   if (local) {
     const files = takeLocalFiles(local);
@@ -50,7 +54,7 @@ async function sourceFor(params: URLSearchParams): Promise<DataSource> {
     return localSource(files);
   }
   if (params.get('StudyInstanceUIDs')) return dicomWebSource();
-  throw new PsoasError('BAD_ARGUMENT', 'Nothing to open: the viewer URL needs StudyInstanceUIDs=<uid>, sample=1 or local files', location.search);
+  throw new PsoasError('BAD_ARGUMENT', 'Nothing to open: the viewer URL needs StudyInstanceUIDs=<uid> (optionally SeriesInstanceUIDs=<uid>), sample=1 or local files', location.search);
 }
 
 /** Opens the study/series named by a /viewer query string. Returns when loaded or failed (never throws). */

@@ -76,12 +76,26 @@ export function accumulateLabels(
   const rowII = new Float64Array(L);
   const rowImin = new Float64Array(L);
   const rowImax = new Float64Array(L);
+  // 32-bit view of the label map (when aligned) to test 4 voxels per read.
+  const words =
+    mask.byteOffset % 4 === 0 && nx % 4 === 0 ? new Uint32Array(mask.buffer, mask.byteOffset, mask.length >> 2) : null;
   for (let k = 0; k < nz; k++) {
     for (let j = 0; j < ny; j++) {
       const base = nx * (j + ny * k);
       let any = false;
-      for (let i = 0; i < nx; i++) {
-        const v = mask[base + i];
+      // Start of the row: with a 32-bit view, jump over whole background words (labels are sparse: the psoas
+      // is < 0.5 % of a CT) to the first word holding a label; the byte loop below then runs from there.
+      let i0 = 0;
+      if (words !== null) {
+        let wi = base >> 2;
+        const wEnd = (base + nx) >> 2;
+        while (wi < wEnd && words[wi] === 0) wi++;
+        if (wi === wEnd) continue;
+        i0 = (wi << 2) - base;
+      }
+      for (let i = i0; i < nx; i++) {
+        const p = base + i;
+        const v = mask[p];
         if (v === 0) continue;
         const s = slot[v];
         if (s < 0) continue;

@@ -10,6 +10,7 @@ import {
   gridAround,
   obliqueTube,
   rotation,
+  torusArc,
   voxelise,
   type Shape,
 } from './testShapes';
@@ -59,6 +60,8 @@ const SHAPES: Shape[] = [
   // Psoas-like: runs down, out and forward (40 mm lateral, 35 mm anterior drift), tapering from r = 17 mm in its
   // lower-middle third to 5 mm at both ends.
   curvedTube((z) => 5 + 12 * Math.sin((Math.PI * z) / 220) ** 0.7, 220, -40, -35),
+  // Arc whose ends are tilted 25° from z with caps perpendicular to the arc (ends found by the axis ray).
+  torusArc(240, 13, 25),
 ];
 
 const TOL = {
@@ -86,16 +89,23 @@ describe('measureStructure on analytic shapes (table: shape x grid)', () => {
     expect(m.present).toBe(true);
     expect(m.truncated).toBe(false);
     expect(m.csa_method).toBe(g.csaMethod);
+    expect(m.warnings).toEqual([]);
     expect(m.length_method).toBe('axial-centroid');
     expect(errV).toBeLessThan(tol.volume);
     expect(errL).toBeLessThan(tol.length);
     // Extent: the shapes' z range, within one voxel z-extent.
-    const [zlo, zhi] = [s.bbox[0][2], s.bbox[1][2]];
+    const [zlo, zhi] = s.zRange ?? [s.bbox[0][2], s.bbox[1][2]];
     expect(Math.abs(m.extent_mm - (zhi - zlo))).toBeLessThan(2 * g.spacing[2] + 1e-6);
     // Endpoints: inferior first, near the shape's end planes.
     const [e0, e1] = m.centreline_endpoints_lps!;
     expect(e0[2]).toBeLessThan(e1[2]);
-    expect(Math.abs(e0[2] - zlo)).toBeLessThan(g.spacing[2]);
-    expect(Math.abs(e1[2] - zhi)).toBeLessThan(g.spacing[2]);
+    if (s.ends) {
+      const d = (p: Vec3, q: Vec3) => Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]);
+      expect(d(e0, s.ends[0])).toBeLessThan(2 * g.spacing[2]);
+      expect(d(e1, s.ends[1])).toBeLessThan(2 * g.spacing[2]);
+    } else {
+      expect(Math.abs(e0[2] - zlo)).toBeLessThan(g.spacing[2]);
+      expect(Math.abs(e1[2] - zhi)).toBeLessThan(g.spacing[2]);
+    }
   });
 });

@@ -169,6 +169,23 @@ function xyBoxAround(a: Affine, zb: SlabBins, lo: number, hi: number): XYBox {
   return box;
 }
 
+/** Nearest-voxel inside test of `label` at an LPS point (mm): the voxel whose box contains the point. */
+function insideTest(a: Affine, mask: Uint8Array, label: number): (p: Vec3) => boolean {
+  const [nx, ny, nz] = a.dims;
+  const inv = a.inv;
+  const o = a.origin;
+  return (p) => {
+    const x = p[0] - o[0];
+    const y = p[1] - o[1];
+    const z = p[2] - o[2];
+    const i = Math.floor(inv[0][0] * x + inv[0][1] * y + inv[0][2] * z + 0.5);
+    const j = Math.floor(inv[1][0] * x + inv[1][1] * y + inv[1][2] * z + 0.5);
+    const k = Math.floor(inv[2][0] * x + inv[2][1] * y + inv[2][2] * z + 0.5);
+    if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) return false;
+    return mask[i + nx * (j + ny * k)] === label;
+  };
+}
+
 function measureOne(
   a: Affine,
   g: VolumeGeometry,
@@ -239,11 +256,21 @@ function measureOne(
   }
   const needZBins = !a.axialSlices;
   const walkBins = binAlong(a, mask, label, box, w, needZBins && method === 'axial-centroid');
-  const cl = centrelineFromBins(a, walkBins, opts.smoothingMm);
+  // Ends cut by the first/last slice of an axial stack walked along z are plane ends by construction.
+  const planeEnds = a.axialSlices && method === 'axial-centroid';
+  const kLowZ = a.m[2][2] > 0 ? 0 : nz - 1; // slice with the lowest z (feet-first stacks run top-down)
+  const touchesLowZ = planeEnds && (kLowZ === 0 ? q.min[2] === 0 : q.max[2] === nz - 1);
+  const touchesHighZ = planeEnds && (kLowZ === 0 ? q.max[2] === nz - 1 : q.min[2] === 0);
+  const cl = centrelineFromBins(a, walkBins, opts.smoothingMm, {
+    inside: insideTest(a, mask, label),
+    planeLo: touchesLowZ,
+    planeHi: touchesHighZ,
+  });
   res.length_mm = cl.length_mm;
   res.length_method = method;
   res.centreline_lps = cl.points;
   res.centreline_endpoints_lps = cl.endpoints;
+  for (const wmsg of cl.warnings) res.warnings.push(`label ${label}: ${wmsg}`);
   if (method === 'principal-axis-centroid') {
     res.warnings.push(
       `label ${label} lies closer to horizontal than craniocaudal; length walked along its principal axis`,

@@ -13,6 +13,10 @@ export interface Shape {
   bbox: [Vec3, Vec3];
   volumeMm3: number;
   lengthMm: number;
+  /** Patient z range (mm) of the shape when tighter than bbox. */
+  zRange?: [number, number];
+  /** The centreline's true end points (LPS mm), inferior first, when they are not on the z extremes. */
+  ends?: [Vec3, Vec3];
   /** Axial CSA (mm²) at patient z = csaAt.z, where the truth is simple. */
   csaAt?: { z: number; mm2: number };
 }
@@ -105,6 +109,41 @@ export function tiltedCappedTube(r: number, L: number, tiltDeg: number): Shape {
     ],
     volumeMm3: Math.PI * r * r * L,
     lengthMm: L,
+  };
+}
+
+/**
+ * Torus segment: a tube of radius r around a circular arc of radius R in the x-z plane, from angle -phi0 to +phi0
+ * (vertical at the middle, tilted by phi0 at both ends), caps PERPENDICULAR to the arc. Pappus: volume = π r² L,
+ * L = 2 R phi0.
+ */
+export function torusArc(R: number, r: number, phi0Deg: number): Shape {
+  const phi0 = (phi0Deg * Math.PI) / 180;
+  // Arc: c(φ) = (R - R cos φ, 0, R sin φ); circle centre C = (R, 0, 0).
+  const xs = [R - R * Math.cos(phi0), 0];
+  const zs = R * Math.sin(phi0);
+  return {
+    name: `torus arc R=${R} r=${r} ±${phi0Deg}°`,
+    inside: (p) => {
+      const vx = p[0] - R;
+      const vz = p[2];
+      const phi = Math.atan2(vz, -vx);
+      if (Math.abs(phi) > phi0) return false;
+      const rho = Math.hypot(vx, vz);
+      return (rho - R) ** 2 + p[1] * p[1] <= r * r;
+    },
+    bbox: [
+      [Math.min(...xs) - r, -r, -zs - r],
+      [Math.max(...xs) + r, r, zs + r],
+    ],
+    volumeMm3: Math.PI * r * r * 2 * R * phi0,
+    lengthMm: 2 * R * phi0,
+    // Highest point: the outer rim of the end cap, c(φ0) + r·(radial unit (-cos φ0, 0, sin φ0)).
+    zRange: [-(R + r) * Math.sin(phi0), (R + r) * Math.sin(phi0)],
+    ends: [
+      [R - R * Math.cos(phi0), 0, -zs],
+      [R - R * Math.cos(phi0), 0, zs],
+    ],
   };
 }
 
@@ -241,6 +280,11 @@ export function voxelise(g: VolumeGeometry, shape: Shape, label = 1, mask?: Uint
   const s = g.spacing;
   const p: Vec3 = [0, 0, 0];
   const [lo, hi] = shape.bbox;
+  const orthonormal =
+    [0, 1, 2].every((c) => Math.abs(Math.hypot(d[3 * c], d[3 * c + 1], d[3 * c + 2]) - 1) < 1e-9) &&
+    Math.abs(d[0] * d[3] + d[1] * d[4] + d[2] * d[5]) < 1e-9 &&
+    Math.abs(d[0] * d[6] + d[1] * d[7] + d[2] * d[8]) < 1e-9 &&
+    Math.abs(d[3] * d[6] + d[4] * d[7] + d[5] * d[8]) < 1e-9;
   // Index range covering the world box (orthonormal direction: index_c = col_c·(p - origin)/spacing_c).
   const ilo = [Infinity, Infinity, Infinity];
   const ihi = [-Infinity, -Infinity, -Infinity];
@@ -253,8 +297,11 @@ export function voxelise(g: VolumeGeometry, shape: Shape, label = 1, mask?: Uint
           ilo[c] = Math.min(ilo[c], v);
           ihi[c] = Math.max(ihi[c], v);
         }
-  const [i0, j0, k0] = ilo.map((v) => Math.max(0, Math.floor(v)));
-  const [i1, j1, k1] = ihi.map((v, c) => Math.min(g.dimensions[c] - 1, Math.ceil(v)));
+  // (A sheared grid, e.g. gantry tilt, has no such shortcut: visit every voxel.)
+  const [i0, j0, k0] = orthonormal ? ilo.map((v) => Math.max(0, Math.floor(v))) : [0, 0, 0];
+  const [i1, j1, k1] = orthonormal
+    ? ihi.map((v, c) => Math.min(g.dimensions[c] - 1, Math.ceil(v)))
+    : [nx - 1, ny - 1, nz - 1];
   for (let k = k0; k <= k1; k++)
     for (let j = j0; j <= j1; j++)
       for (let i = i0; i <= i1; i++) {

@@ -32,7 +32,11 @@ export interface MeasureAllOptions extends MeasureOptions {
 }
 
 export type LengthMethod =
-  /** Centroids of the mask in axial slabs (constant patient z), smoothed, arc length, ends extended. */
+  /**
+   * Centroids of the mask in axial slabs (constant patient z), smoothed, arc length; each end extended to the
+   * extreme axial plane, or, where the end is cut obliquely, to where the straight continuation of the axis
+   * leaves the mask (see centreline.ts).
+   */
   | 'axial-centroid'
   /** Same, but slabs perpendicular to the mask's principal axis (structure lies > 45° from craniocaudal). */
   | 'principal-axis-centroid'

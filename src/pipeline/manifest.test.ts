@@ -3,7 +3,10 @@ import { isPsoasError } from '../core/errors';
 import { exampleManifest, isOrientationCode, validateManifest } from './manifest';
 
 /** Deep-clones the example and applies an edit. */
-function edited(edit: (m: Record<string, any>) => void): unknown {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form JSON edits
+type Json = Record<string, any>;
+
+function edited(edit: (m: Json) => void): unknown {
   const m = JSON.parse(JSON.stringify(exampleManifest()));
   edit(m);
   return m;
@@ -31,7 +34,7 @@ describe('validateManifest', () => {
     const v = validateManifest(m);
     expect(v.input.patch_size).toEqual([64, 64, 64]);
     expect(v.input.orientation).toBe('RAS');
-    expect((v as any).webgpu.max_storage_buffer_binding_bytes).toBe(33554432);
+    expect((v as Json).webgpu.max_storage_buffer_binding_bytes).toBe(33554432);
   });
 
   it('accepts minmax normalisation and a numeric version', () => {
@@ -44,7 +47,7 @@ describe('validateManifest', () => {
     expect(v.version).toBe('3');
   });
 
-  const bad: Array<[string, (m: Record<string, any>) => void, RegExp]> = [
+  const bad: Array<[string, (m: Json) => void, RegExp]> = [
     ['missing name', (m) => delete m.name, /name is missing/],
     ['missing input', (m) => delete m.input, /input is missing/],
     ['2D patch (wrong rank)', (m) => (m.input.patch_size = [64, 64]), /input\.patch_size has rank 2.*\[1, 1, D, H, W\]/],

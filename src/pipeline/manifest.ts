@@ -211,6 +211,19 @@ function show(v: unknown): string {
   }
 }
 
+/**
+ * Bytes per tile voxel of the model's largest tensor (its widest full-resolution feature map), used to size tiles
+ * to a device's buffer limit. Taken from the optional `webgpu.max_storage_buffer_binding_bytes` (the training
+ * script writes 4 bytes x widest channels x patch voxels) divided by the patch's voxel count; when the manifest
+ * does not say, assumes fp32 with 32 channels (4 * 32 = 128 bytes), a conservative guess for small U-Nets.
+ */
+export function largestTensorBytesPerVoxel(m: ModelManifest): number {
+  const declared = (m.webgpu as { max_storage_buffer_binding_bytes?: unknown } | undefined)?.max_storage_buffer_binding_bytes;
+  const [x, y, z] = m.input.patch_size;
+  if (typeof declared === 'number' && declared > 0) return declared / (x * y * z);
+  return 4 * 32;
+}
+
 /** Example manifest with every required field (used by tests and as documentation). */
 export function exampleManifest(): ModelManifest {
   return {

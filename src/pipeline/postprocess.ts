@@ -204,8 +204,9 @@ export function fillHoles(labels: Uint8Array, dims: Vec3, value: number, mode: '
     while (head < tail) {
       const v = queue[head++];
       const i = v % nx;
-      const j = Math.floor(v / nx) % ny;
-      const k = Math.floor(v / plane);
+      const r = (v - i) / nx; // = j + ny*k, exact integer
+      const j = r % ny;
+      const k = (r - j) / ny;
       if (i > 0) push(v - 1);
       if (i < nx - 1) push(v + 1);
       if (j > 0) push(v - nx);
@@ -271,12 +272,23 @@ export interface PostprocessReport {
  */
 export function postprocessLabels(labels: Uint8Array, dims: Vec3, opts: PostprocessOptions): PostprocessReport[] {
   const conn = opts.connectivity ?? 26;
+  const count = (value: number) => {
+    let c = 0;
+    for (let v = 0; v < labels.length; v++) if (labels[v] === value) c++;
+    return c;
+  };
   return opts.labels.map((value) => {
     const removedByLargestComponent = opts.largestComponent ? keepLargestComponent(labels, dims, value, conn) : 0;
     const filledHoles = opts.fillHoles ? fillHoles(labels, dims, value, opts.fillHolesMode ?? '3d') : 0;
-    const removedSmall = removeSmallComponents(labels, dims, value, opts.minSizeVoxels, conn);
-    let finalVoxels = 0;
-    for (let v = 0; v < labels.length; v++) if (labels[v] === value) finalVoxels++;
-    return { label: value, removedByLargestComponent, filledHoles, removedSmall, finalVoxels };
+    let removedSmall = 0;
+    if (opts.largestComponent) {
+      // One component left (filling holes only adds voxels touching it): the size test needs no labelling.
+      const size = count(value);
+      if (size > 0 && size < opts.minSizeVoxels) {
+        for (let v = 0; v < labels.length; v++) if (labels[v] === value) labels[v] = 0;
+        removedSmall = size;
+      }
+    } else removedSmall = removeSmallComponents(labels, dims, value, opts.minSizeVoxels, conn);
+    return { label: value, removedByLargestComponent, filledHoles, removedSmall, finalVoxels: count(value) };
   });
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { indexToWorld, worldToIndex, type Mat3, type Vec3, type VolumeGeometry } from '../core/geometry';
 import { applyReorient, reorientTransform } from './reorient';
@@ -7,6 +9,7 @@ import {
   resampleNearest,
   resampleTrilinear,
   resampleTrilinearSlabs,
+  roundHalfEven,
 } from './resample';
 
 const rot = (deg: number): Mat3 => {
@@ -59,6 +62,14 @@ describe('geometryForSpacing', () => {
   it('512x512x300 @0.78x0.78x1 → 3 mm gives 133x133x100', () => {
     expect(geometryForSpacing(cases[0][1], [3, 3, 3]).dimensions).toEqual([133, 133, 100]);
   });
+  it.each([
+    [22.5, 22],
+    [23.5, 24],
+    [22.4999, 22],
+    [22.5001, 23],
+    [0.5, 0],
+    [7, 7],
+  ])('roundHalfEven(%f) = %i (Python round, as training)', (x, want) => expect(roundHalfEven(x)).toBe(want));
   it('rejects non-positive spacing', () => {
     expect(() => geometryForSpacing(cases[0][1], [3, 0, 3])).toThrow(/spacing must be > 0/);
   });
@@ -218,5 +229,28 @@ describe('resampleNearest / cropGeometry', () => {
     const b = indexToWorld(g, [3, 4, 5]);
     for (let i = 0; i < 3; i++) expect(a[i]).toBeCloseTo(b[i], 10);
     expect(() => cropGeometry(g, [0, 0, 0], [11, 1, 1])).toThrow(/outside dimensions/);
+  });
+});
+
+describe('agreement with training (PyTorch interpolate, align_corners=False)', () => {
+  // Fixtures from src/pipeline/fixtures/make-torch-resample.py: the same formula field, resampled by torch.
+  const [nx, ny, nz] = [13, 11, 9];
+  const g: VolumeGeometry = { dimensions: [nx, ny, nz], spacing: [0.8, 1.1, 2.5], origin: [12, -40, 300], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+  const data = new Float32Array(nx * ny * nz);
+  for (let k = 0, v = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++, v++) data[v] = Math.sin(0.7 * i + 0.3 * j * j) + Math.cos(1.3 * k - 0.2 * i * j);
+  it.each([
+    ['torch-down-3mm.f32', 3, [3, 4, 8]],
+    ['torch-up-1mm.f32', 1, [10, 12, 22]],
+  ] as const)('%s: same grid size and values within 1e-5', (file, mm, dims) => {
+    const buf = readFileSync(path.resolve(__dirname, 'fixtures', file));
+    const want = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    const target = geometryForSpacing(g, [mm, mm, mm], 'exact-extent');
+    expect(target.dimensions).toEqual(dims);
+    const got = resampleTrilinear({ geometry: g, data }, target);
+    expect(got.length).toBe(want.length);
+    let maxDiff = 0;
+    for (let v = 0; v < got.length; v++) maxDiff = Math.max(maxDiff, Math.abs(got[v] - want[v]));
+    expect(maxDiff).toBeLessThan(1e-5);
   });
 });

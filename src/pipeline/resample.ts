@@ -26,7 +26,8 @@ export interface GridData<T extends ArrayLike<number> = ArrayLike<number>> {
 /**
  * A grid with the same direction and centre as `g`, spacing `spacing` (mm, along i, j, k), covering the same
  * physical extent (n * spacing per axis, voxel edge to voxel edge).
- * - 'exact-spacing' (default): spacing is exactly `spacing`; dims = max(1, round(n*s/s')), so the extent
+ * - 'exact-spacing' (default): spacing is exactly `spacing`; dims = max(1, round(n*s/s')) (half to even, as
+ *   Python's round() in training), so the extent
  *   differs from the source's by at most s'/2 per axis (centred: at most s'/4 at each end).
  * - 'exact-extent': dims as above, spacing adjusted to n*s/dims so the extent is identical.
  */
@@ -38,7 +39,7 @@ export function geometryForSpacing(
   for (const s of spacing)
     if (!(s > 0) || !Number.isFinite(s))
       throw new PsoasError('BAD_ARGUMENT', `geometryForSpacing: spacing must be > 0 mm (got ${JSON.stringify(spacing)})`, spacing);
-  const dims = [0, 1, 2].map((a) => Math.max(1, Math.round((g.dimensions[a] * g.spacing[a]) / spacing[a]))) as Vec3;
+  const dims = [0, 1, 2].map((a) => Math.max(1, roundHalfEven((g.dimensions[a] * g.spacing[a]) / spacing[a]))) as Vec3;
   const sp =
     mode === 'exact-extent'
       ? ([0, 1, 2].map((a) => (g.dimensions[a] * g.spacing[a]) / dims[a]) as Vec3)
@@ -53,6 +54,17 @@ export function geometryForSpacing(
     centre[2] - (d[2] * half[0] + d[5] * half[1] + d[8] * half[2]),
   ];
   return { dimensions: dims, spacing: sp, origin, direction: [...g.direction] as VolumeGeometry['direction'] };
+}
+
+/**
+ * Round half to even, like Python's round(): training/train.py sizes the model grid with
+ * round(n * spacing / target), so 22.5 must give 22 here too (Math.round gives 23).
+ */
+export function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (Math.abs(d - 0.5) < 1e-9) return f % 2 === 0 ? f : f + 1;
+  return Math.round(x);
 }
 
 /** Sub-grid of `g` covering voxel indices lo..hi-1 (hi exclusive) along i, j, k; same spacing and direction. */

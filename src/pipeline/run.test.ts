@@ -35,7 +35,7 @@ describe('segment (pure TS model)', () => {
     const progress: string[] = [];
     const res = await segment(ct, tinyManifest(), tinyModelReference, {
       onProgress: (p) => {
-        if (p.fraction === 1) progress.push(p.stage);
+        if (p.fraction === 1 && progress[progress.length - 1] !== p.stage) progress.push(p.stage);
       },
     });
     expect(res.mask.geometry).toEqual(g);
@@ -62,16 +62,62 @@ describe('segment (pure TS model)', () => {
     expect(re.summary).toMatch(/LAI → LPS/);
     expect(re.flip).toEqual([false, true, true]);
     expect(rs.summary).toMatch(/trilinear 100x110x40 @ 2.5x2x4 mm LPS → 83x73x53/);
+    // map back one source slice at a time gives the same mask as the default slabs
+    const plane = g.dimensions[0] * g.dimensions[1];
+    const thin = await segment(cylinderPhantom(g).ct, tinyManifest(), tinyModelReference, { maxSlabValues: 3 * plane });
+    expect(thin.mask.data).toEqual(res.mask.data);
+  });
+
+  it('source already at the model spacing: the data are permuted (no resampling) and still map back exactly', async () => {
+    // 3 mm isotropic, feet-first with flipped rows: only the reorientation step changes the grid
+    const g: VolumeGeometry = { dimensions: [84, 74, 54], spacing: [3, 3, 3], origin: [-124.5, 109.5, 79.5], direction: [1, 0, 0, 0, -1, 0, 0, 0, -1] };
+    const { ct, truth } = cylinderPhantom(g);
+    const res = await segment(ct, tinyManifest(), tinyModelReference);
+    expect(res.steps[0].summary).toBe('LAI → LPS: axes [0,1,2], flips [0,1,1]');
+    expect(res.steps[1].summary).toMatch(/^already at 84x74x54 @ 3x3x3 mm LPS/);
+    expect(dice(res.mask.data, truth, 1)).toBeGreaterThan(0.95);
+    expect(dice(res.mask.data, truth, 2)).toBeGreaterThan(0.95);
+  });
+
+  it('a model in RAS orientation gives the same result (reorient handles it)', async () => {
+    const g = grid(DIRS[0][1]);
+    const { ct, truth } = cylinderPhantom(g);
+    const res = await segment(ct, tinyManifest({ orientation: 'RAS' }), tinyModelReference);
+    expect(res.steps[0].summary).toMatch(/LPS → RAS/);
+    expect(dice(res.mask.data, truth, 1)).toBeGreaterThan(0.95);
+    expect(dice(res.mask.data, truth, 2)).toBeGreaterThan(0.95);
+  });
+
+  it('maps model channels to project labels by name', async () => {
+    const g = grid(DIRS[0][1]);
+    const { ct, truth } = cylinderPhantom(g);
+    const m = tinyManifest();
+    m.output.labels = { '0': 'background', '1': 'psoas_right', '2': 'psoas_left' };
+    const res = await segment(ct, m, tinyModelReference);
+    // channel 2 (the 350 HU cylinder) is now called psoas_left → written as label 1
+    expect(dice(res.mask.data, truth.map((v) => (v === 0 ? 0 : 3 - v)), 1)).toBeGreaterThan(0.95);
+    expect(res.labels).toEqual({ 0: 'background', 1: 'psoas_left', 2: 'psoas_right' });
+  });
+
+  it('shrinks tiles to the device buffer limit from the manifest', async () => {
+    const m = tinyManifest();
+    // declared: 4 bytes x 8 channels per voxel → a 64 KiB buffer holds 2048 voxels → 8x16x16 tiles (multiple 8)
+    m.webgpu = { max_storage_buffer_binding_bytes: 4 * 8 * 32 ** 3 };
+    const { ct, truth } = cylinderPhantom(grid(DIRS[0][1]));
+    const res = await segment(ct, m, tinyModelReference, { maxBufferBytes: 64 * 1024 });
+    const inf = res.steps.find((s) => s.step === 'inference')!;
+    expect(inf.tileSize).toEqual([8, 16, 16]);
+    expect(dice(res.mask.data, truth, 1)).toBeGreaterThan(0.9);
   });
 
   it('an image without psoas-like tissue gives an empty mask', async () => {
     const g = grid(DIRS[0][1]);
     const { ct } = cylinderPhantom(g);
-    ct.data.fill(-100);
+    ct.data.fill(-1000);
     const res = await segment(ct, tinyManifest(), tinyModelReference);
     expect(res.mask.data.every((v) => v === 0)).toBe(true);
-    // The tiny model's zero padding makes tile corners look like label 1 (m = -0.6 * 8/27 > -0.3): single
-    // voxels that min_size_ml removes.
+    // The tiny model's zero padding makes the volume's corner voxels look like label 1 (box mean of air there
+    // = -1 * 8/27 > -0.3): single model voxels (27 mm^3) that min_size_ml (1 mL) removes.
     expect(res.postprocess.map((r) => r.finalVoxels)).toEqual([0, 0]);
   });
 

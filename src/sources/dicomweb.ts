@@ -192,12 +192,10 @@ export function createDicomWebSource(opts: DicomWebOptions): DataSource & { read
       throw new PsoasError('PACS_UNREACHABLE', `Cannot reach the PACS at ${url} (${why}). Is the DICOMweb server running and the URL right?`, url, url);
     }
     if (!res.ok && res.status !== 204) {
-      let detail = '';
-      try {
-        detail = (await res.text()).replace(/\s+/g, ' ').trim().slice(0, 200);
-      } catch {
-        detail = '';
-      }
+      const detail = await res.text().then(
+        (t) => t.replace(/\s+/g, ' ').trim().slice(0, 200),
+        () => '',
+      );
       throw new PsoasError(
         'PACS_HTTP_ERROR',
         `${url} answered HTTP ${res.status} ${res.statusText}${detail ? `: ${detail}` : ''}`,

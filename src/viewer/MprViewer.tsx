@@ -120,7 +120,13 @@ export function MprViewer({ volumeId, onError }: { volumeId: string; onError: (e
     if (!controller) return;
     const v = getVolume(volumeId);
     if (!v) return;
-    controller.setVolume(volumeId, v).then(() => setTick((t) => t + 1), onError);
+    controller.setVolume(volumeId, v).then(
+      () => setTick((t) => t + 1),
+      (e: unknown) => {
+        // A viewer unmounted mid-load (route change, series switch) is not an error.
+        if (!controller.isDestroyed()) onError(e);
+      },
+    );
   }, [controller, volumeId, onError]);
 
   // Re-render overlays on camera/VOI changes (throttled to animation frames).

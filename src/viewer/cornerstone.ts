@@ -144,6 +144,7 @@ export class MprController {
   private engine: RenderingEngine;
   private volumeId: string | null = null;
   private shownRegistryId: string | null = null;
+  private destroyed = false;
   private primary: PrimaryTool = 'windowLevel';
   private listeners = new Set<() => void>();
   private readonly onChange = () => this.listeners.forEach((l) => l());
@@ -231,11 +232,13 @@ export class MprController {
     const volumeId = ensureCornerstoneVolume(registryId, v);
     this.volumeId = volumeId;
     await setVolumesForViewports(this.engine, [{ volumeId }], [...VIEW_NAMES]);
+    if (this.destroyed) return;
     this.setWindow(DEFAULT_PRESET.width, DEFAULT_PRESET.center);
     this.resetViews();
     // The first frame after setVolumes can show a stale texture in one view (seen with SwiftShader on the axial
     // view); render once more on the next frame so every view shows the uploaded volume.
     await new Promise<void>((r) => requestAnimationFrame(() => r()));
+    if (this.destroyed) return;
     this.engine.render();
     this.shownRegistryId = registryId;
   }
@@ -266,7 +269,12 @@ export class MprController {
     this.onChange();
   }
 
+  isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
   resize(): void {
+    if (this.destroyed) return;
     this.engine.resize(true, true);
     this.onChange();
   }
@@ -336,6 +344,8 @@ export class MprController {
   }
 
   destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
     for (const name of VIEW_NAMES) {
       this.elements[name].removeEventListener(CoreEnums.Events.CAMERA_MODIFIED, this.onChange);
       this.elements[name].removeEventListener(CoreEnums.Events.VOI_MODIFIED, this.onChange);

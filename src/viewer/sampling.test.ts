@@ -27,6 +27,20 @@ describe('synthetic volume', () => {
   });
 });
 
+describe('synthetic volume stored flipped (i → Right, j → Anterior)', () => {
+  const flipped = makeSyntheticVolume({ flipped: true });
+  it('has the same anatomy in LPS but mirrored voxel order', () => {
+    expect(flipped.geometry.direction).toEqual([-1, 0, 0, 0, -1, 0, 0, 0, 1]);
+    for (const m of Object.values(SYNTHETIC_MARKERS)) expect(valueAtWorld(flipped, m.centre)).toBe(m.hu);
+    // voxel (i,j,k) of one is voxel (nx-1-i, ny-1-j, k) of the other
+    expect(valueAtIndex(flipped, 10, 20, 30)).toBe(valueAtIndex(vol, 117, 91, 30));
+    expect(valueAtIndex(flipped, 127, 0, 5)).toBe(valueAtIndex(vol, 0, 111, 5));
+    // the left marker (+x) sits at LOW i in the flipped storage
+    const idx = nearestIndex(flipped, SYNTHETIC_MARKERS.left.centre)!;
+    expect(idx[0]).toBeLessThan(64);
+  });
+});
+
 describe('sampling', () => {
   // A 3x2x2 volume with an oblique-free but flipped geometry: i → Right (-x), so LPS x decreases with i.
   const tiny: Volume = {

@@ -30,8 +30,19 @@ export const SYNTHETIC_MARKERS: Record<'left' | 'superior' | 'anterior', { centr
 /** Semi-axes (mm) of the body ellipse in x (left-right) and y (anterior-posterior). */
 const BODY = { ax: 140, ay: 105, fatMm: 12 };
 
-export function makeSyntheticVolume(): Volume<Int16Array> {
-  const g = SYNTHETIC_GEOMETRY;
+/**
+ * The same anatomy stored the other way round in x and y (i → patient Right, j → Anterior, like a NIfTI RAS
+ * array converted to LPS): the viewer must show exactly the same images, proving it uses the direction cosines.
+ */
+export const SYNTHETIC_GEOMETRY_FLIPPED: VolumeGeometry = {
+  dimensions: [128, 112, 60],
+  spacing: [2.5, 2.5, 4],
+  origin: [158.75, 138.75, -118],
+  direction: [-1, 0, 0, 0, -1, 0, 0, 0, 1],
+};
+
+export function makeSyntheticVolume(opts: { flipped?: boolean } = {}): Volume<Int16Array> {
+  const g = opts.flipped ? SYNTHETIC_GEOMETRY_FLIPPED : SYNTHETIC_GEOMETRY;
   const [nx, ny, nz] = g.dimensions;
   const data = new Int16Array(nx * ny * nz);
   const markers = Object.values(SYNTHETIC_MARKERS);
@@ -59,8 +70,8 @@ export function makeSyntheticVolume(): Volume<Int16Array> {
       patientId: 'SYN-0001',
       studyDate: '20260101',
       studyInstanceUid: '2.25.1000000000000000000000000001',
-      seriesInstanceUid: '2.25.1000000000000000000000000002',
-      seriesDescription: 'Synthetic orientation test volume',
+      seriesInstanceUid: opts.flipped ? '2.25.1000000000000000000000000003' : '2.25.1000000000000000000000000002',
+      seriesDescription: opts.flipped ? 'Synthetic orientation test volume (RA storage order)' : 'Synthetic orientation test volume',
       source: 'synthetic (built in)',
     },
   };

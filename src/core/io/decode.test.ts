@@ -52,6 +52,28 @@ describe('decodePixels: native transfer syntaxes written in-process', () => {
     }
   });
 
+  it('HTJ2K lossless (.201), encoded in-process with the OpenJPH encoder, signed and unsigned', async () => {
+    const { createRequire } = await import('node:module');
+    const req = createRequire(import.meta.url);
+    const factory = (await import(req.resolve('@cornerstonejs/codec-openjph/wasmjs'))).default as (o: object) => Promise<Record<string, new () => {
+      getDecodedBuffer(info: object): Uint8Array; encode(): void; getEncodedBuffer(): Uint8Array; setQuality(lossless: boolean, q: number): void;
+    }>>;
+    const mod = await factory({ print: () => {} });
+    for (const [stored, signed, want] of [[hu, true, hu], [storedU, false, huU]] as const) {
+      const enc = new mod.HTJ2KEncoder();
+      enc.setQuality(true, 0);
+      const buf = enc.getDecodedBuffer({ width: COLS, height: ROWS, bitsPerSample: 16, componentCount: 1, isSigned: signed, isUsingColorTransform: false });
+      buf.set(new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength));
+      enc.encode();
+      const frame = new Uint8Array(enc.getEncodedBuffer());
+      const s = parseDicom(
+        writeTestDicom({ rows: ROWS, columns: COLS, stored, intercept: signed ? 0 : INTERCEPT, encapsulatedFrame: frame, transferSyntaxUid: TS.HTJ2K_LOSSLESS }),
+        'ht.dcm',
+      );
+      expect(Array.from(await decodePixels(s))).toEqual(Array.from(want));
+    }
+  });
+
   it('masks bits above BitsStored and sign-extends 12-bit signed data', async () => {
     // 12-bit signed values with garbage (an overlay bit) in bit 15 and bits 12..14 set by sign extension.
     const vals = [-2048, -1, 0, 1, 2047, -1000];

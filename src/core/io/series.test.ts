@@ -175,6 +175,12 @@ describe('planVolume: errors name the files and values', () => {
       msg: /from 3 to 6 mm/,
       opts: { uneven: 'error' },
     },
+    {
+      name: 'a multi-frame object',
+      slices: () => { const xs = ok(3); xs[1] = { ...xs[1], numberOfFrames: 40 }; return xs; },
+      code: 'BAD_ARGUMENT',
+      msg: /s1\.dcm: multi-frame image \(NumberOfFrames 40/,
+    },
     { name: 'one slice', slices: () => ok(1), code: 'TOO_FEW_SLICES', msg: /1 slice\(s\); at least 2/ },
     { name: 'no position', slices: () => [...ok(2), parseDicom(writeTestDicom({ rows: NY, columns: NX, stored: new Int16Array(12), iop: AXIAL }), 'nopos.dcm')], code: 'MISSING_TAG', msg: /nopos\.dcm: ImagePositionPatient \(0020,0032\) missing/ },
     {

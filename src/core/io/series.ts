@@ -170,7 +170,7 @@ function fmt(v: number, d = 2): string {
 /**
  * Validates a series and computes its geometry without decoding pixels. Throws PsoasError:
  * TOO_FEW_SLICES, NOT_IMAGE, NOT_CT, MISSING_UID, MISSING_TAG, MIXED_ORIENTATION, MIXED_SIZE,
- * DUPLICATE_SLICE, MISSING_SLICE, UNEVEN_SPACING.
+ * DUPLICATE_SLICE, MISSING_SLICE, UNEVEN_SPACING; BAD_ARGUMENT for multi-frame objects (not supported yet).
  */
 export function planVolume(slices: DicomSlice[], opts: AssembleOptions = {}): VolumePlan {
   const label = opts.source ?? (slices[0]?.source ?? 'series');
@@ -186,6 +186,15 @@ export function planVolume(slices: DicomSlice[], opts: AssembleOptions = {}): Vo
       `${fileList(nonImage)}: not an image (${nonImageReason(nonImage[0])}); psoasview loads CT image series only`,
       nonImage[0].sopClassUid || nonImage[0].modality,
       nonImage[0].source,
+    );
+  }
+  const multi = slices.find((s) => s.numberOfFrames > 1);
+  if (multi) {
+    throw new PsoasError(
+      'BAD_ARGUMENT',
+      `${multi.source}: multi-frame image (NumberOfFrames ${multi.numberOfFrames}, e.g. Enhanced CT) is not supported yet; export the series as single-frame CT slices`,
+      multi.numberOfFrames,
+      multi.source,
     );
   }
   const nonCt = slices.filter((s) => s.modality !== 'CT');

@@ -20,6 +20,11 @@ export interface Box {
 export interface Shape {
   sdf(x: number, y: number, z: number): number;
   boxes: Box[];
+  /**
+   * Safety factor in [0, 1]: the true distance to the surface is at least `lip * |sdf|` (0 = unknown). The
+   * generator uses it to skip along a row of voxels far from the surface (sphere tracing) without evaluating.
+   */
+  lip?: number;
 }
 
 /** 3x3 rotation, row-major here (r[0..2] = first row): local = R^T (p - c) uses the columns as local axes. */
@@ -86,15 +91,19 @@ function boxIntersect(a: Box, b: Box): Box | null {
 
 /** Approximate distance to an ellipse/ellipsoid boundary from scaled coordinates (Quilez' k0(k0-1)/k1). */
 function ellipsoidDist(qx: number, qy: number, qz: number, a: number, b: number, c: number): number {
-  const k0 = Math.sqrt((qx / a) ** 2 + (qy / b) ** 2 + (qz / c) ** 2);
-  const k1 = Math.sqrt((qx / (a * a)) ** 2 + (qy / (b * b)) ** 2 + (qz / (c * c)) ** 2);
+  const xa = qx / a, yb = qy / b, zc = qz / c;
+  const k0 = Math.sqrt(xa * xa + yb * yb + zc * zc);
+  const xa2 = xa / a, yb2 = yb / b, zc2 = zc / c;
+  const k1 = Math.sqrt(xa2 * xa2 + yb2 * yb2 + zc2 * zc2);
   if (k1 === 0) return -Math.min(a, b, c);
   return (k0 * (k0 - 1)) / k1;
 }
 
 function ellipseDist(qx: number, qy: number, a: number, b: number): number {
-  const k0 = Math.sqrt((qx / a) ** 2 + (qy / b) ** 2);
-  const k1 = Math.sqrt((qx / (a * a)) ** 2 + (qy / (b * b)) ** 2);
+  const xa = qx / a, yb = qy / b;
+  const k0 = Math.sqrt(xa * xa + yb * yb);
+  const xa2 = xa / a, yb2 = yb / b;
+  const k1 = Math.sqrt(xa2 * xa2 + yb2 * yb2);
   if (k1 === 0) return -Math.min(a, b);
   return (k0 * (k0 - 1)) / k1;
 }
@@ -118,6 +127,7 @@ export function ellipsoid(center: Vec3, semi: Vec3, rot: Rot = ID_ROT): Shape {
       return ellipsoidDist(lx, ly, lz, a, b, c);
     },
     boxes: [{ min: [cx - half[0], cy - half[1], cz - half[2]], max: [cx + half[0], cy + half[1], cz + half[2]] }],
+    lip: (0.8 * Math.min(a, b, c)) / Math.max(a, b, c),
   };
 }
 
@@ -136,10 +146,13 @@ export function box(center: Vec3, half: Vec3, rot: Rot = ID_ROT): Shape {
       const qx = Math.abs(r[0] * dx + r[3] * dy + r[6] * dz) - half[0];
       const qy = Math.abs(r[1] * dx + r[4] * dy + r[7] * dz) - half[1];
       const qz = Math.abs(r[2] * dx + r[5] * dy + r[8] * dz) - half[2];
-      const out = Math.hypot(Math.max(qx, 0), Math.max(qy, 0), Math.max(qz, 0));
-      return out + Math.min(Math.max(qx, qy, qz), 0);
+      const ox = qx > 0 ? qx : 0, oy = qy > 0 ? qy : 0, oz = qz > 0 ? qz : 0;
+      const out = Math.sqrt(ox * ox + oy * oy + oz * oz);
+      const m = qx > qy ? (qx > qz ? qx : qz) : qy > qz ? qy : qz;
+      return out + (m < 0 ? m : 0);
     },
     boxes: [{ min: [cx - ext[0], cy - ext[1], cz - ext[2]], max: [cx + ext[0], cy + ext[1], cz + ext[2]] }],
+    lip: 0.95,
   };
 }
 
@@ -214,7 +227,10 @@ export function zCylinder(knots: ZKnot[], zmin: number, zmax: number, smoothMm =
     boxes.push({ min: [bx0, by0, zc], max: [bx1, by1, zc1] });
   }
   void minX; void maxX; void minY; void maxY;
+  let ratio = 1;
+  for (let i = 0; i < n; i++) ratio = Math.min(ratio, Math.min(tab[4 * i + 2], tab[4 * i + 3]) / Math.max(tab[4 * i + 2], tab[4 * i + 3]));
   return {
+    lip: 0.7 * ratio,
     sdf(x, y, z) {
       let t = (z - z0) / step;
       if (t < 0) t = 0;
@@ -243,6 +259,7 @@ export function prism(cx: number, cy: number, a: number, b: number, zmin: number
       return d > dc ? d : dc;
     },
     boxes: [{ min: [cx - a, cy - b, zmin], max: [cx + a, cy + b, zmax] }],
+    lip: (0.8 * Math.min(a, b)) / Math.max(a, b),
   };
 }
 
@@ -257,6 +274,7 @@ export function union(...shapes: Shape[]): Shape {
       return d;
     },
     boxes: shapes.flatMap((s) => s.boxes),
+    lip: Math.min(...shapes.map((s) => s.lip ?? 0)),
   };
 }
 
@@ -271,6 +289,7 @@ export function intersect(a: Shape, b: Shape): Shape {
       return u > v ? u : v;
     },
     boxes,
+    lip: Math.min(a.lip ?? 0, b.lip ?? 0),
   };
 }
 
@@ -283,6 +302,7 @@ export function subtract(a: Shape, b: Shape): Shape {
       return u > v ? u : v;
     },
     boxes: a.boxes,
+    lip: Math.min(a.lip ?? 0, b.lip ?? 0),
   };
 }
 
@@ -309,6 +329,7 @@ export function halfSpace(point: Vec3, normal: Vec3, bounds: Box): Shape {
       return (x - point[0]) * nx + (y - point[1]) * ny + (z - point[2]) * nz;
     },
     boxes: [bounds],
+    lip: 1,
   };
 }
 
@@ -360,6 +381,12 @@ export class Tube implements Shape {
   /** Sample ranges [i0, i1] and their boxes (used to find candidate nearest samples). */
   private readonly chunks: { i0: number; i1: number; box: Box }[];
   private readonly maxR: number;
+  private readonly margin: number;
+  private readonly cBox: Float64Array;
+  private readonly cCen: Float64Array;
+  private readonly cRad: Float64Array;
+  private readonly cIdx: Int32Array;
+  readonly lip: number;
 
   constructor(points: TubePoint[], opts: { ds?: number; e1Hint?: Vec3; margin?: number } = {}) {
     if (points.length < 2) throw new Error('Tube needs at least two control points');
@@ -519,18 +546,51 @@ export class Tube implements Shape {
       });
     }
     this.maxR = maxR;
+    this.margin = margin;
+    let ratio = 1;
+    for (let i = 0; i < n; i++) ratio = Math.min(ratio, Math.min(this.ra[i], this.rb[i]) / Math.max(this.ra[i], this.rb[i]));
+    this.lip = 0.5 * ratio;
     this.boxes = this.chunks.map((c) => c.box);
+    const nc = this.chunks.length;
+    this.cBox = new Float64Array(6 * nc);
+    this.cCen = new Float64Array(3 * nc);
+    this.cRad = new Float64Array(nc);
+    this.cIdx = new Int32Array(2 * nc);
+    this.chunks.forEach((c, q) => {
+      for (let a = 0; a < 3; a++) {
+        this.cBox[6 * q + a] = c.box.min[a];
+        this.cBox[6 * q + 3 + a] = c.box.max[a];
+      }
+      const im = (c.i0 + c.i1) >> 1;
+      let rad = 0;
+      for (let i = c.i0; i <= c.i1; i++)
+        rad = Math.max(rad, Math.hypot(this.pos[3 * i] - this.pos[3 * im], this.pos[3 * i + 1] - this.pos[3 * im + 1], this.pos[3 * i + 2] - this.pos[3 * im + 2]));
+      for (let a = 0; a < 3; a++) this.cCen[3 * q + a] = this.pos[3 * im + a];
+      this.cRad[q] = rad;
+      this.cIdx[2 * q] = c.i0;
+      this.cIdx[2 * q + 1] = c.i1;
+    });
   }
 
-  /** Index of the nearest tabulated sample to p among chunks whose box contains p; -1 if none. */
+  /**
+   * Index of the (approximately) nearest tabulated sample to p among chunks whose box contains p; -1 if none.
+   * Coarse scan with a stride of 4 samples; the Newton refinement in `local` does the rest.
+   */
   private nearest(x: number, y: number, z: number): number {
     let best = -1;
     let bd = Infinity;
     const pos = this.pos;
-    for (const c of this.chunks) {
-      const b = c.box;
-      if (x < b.min[0] || x > b.max[0] || y < b.min[1] || y > b.max[1] || z < b.min[2] || z > b.max[2]) continue;
-      for (let i = c.i0; i <= c.i1; i++) {
+    const cb = this.cBox, cc = this.cCen, cr = this.cRad, ci = this.cIdx;
+    const nc = cr.length;
+    for (let c = 0; c < nc; c++) {
+      const o = 6 * c;
+      if (x < cb[o] || x > cb[o + 3] || y < cb[o + 1] || y > cb[o + 4] || z < cb[o + 2] || z > cb[o + 5]) continue;
+      // prune: no sample of this chunk can beat the best so far
+      const ex = x - cc[3 * c], ey = y - cc[3 * c + 1], ez = z - cc[3 * c + 2];
+      const dc = Math.sqrt(ex * ex + ey * ey + ez * ez) - cr[c];
+      if (dc > 0 && dc * dc > bd) continue;
+      const i1 = ci[2 * c + 1];
+      for (let i = ci[2 * c]; ; i = i + 4 < i1 ? i + 4 : i1) {
         const dx = x - pos[3 * i];
         const dy = y - pos[3 * i + 1];
         const dz = z - pos[3 * i + 2];
@@ -539,62 +599,88 @@ export class Tube implements Shape {
           bd = d;
           best = i;
         }
+        if (i === i1) break;
       }
     }
     return best;
   }
 
+  /** Results of the last `locate` call (kept in fields: no allocation per voxel). */
+  private ls = 0;
+  private lu = 0;
+  private lv = 0;
+  private la = 0;
+  private lb = 0;
+
   /**
-   * Local coordinates of p: arc length s (unclamped: < 0 before the first cap, > length after the last),
-   * in-plane offsets u (along e1) and v (along e2) and the semi-axes a, b at s. Returns null when p is far
-   * from the tube (outside every chunk box).
+   * Locates p relative to the tube; returns false when p is far from it (outside every chunk box). On success
+   * the fields hold: arc length s (unclamped: < 0 before the first cap, > length after the last), in-plane
+   * offsets u (along e1) and v (along e2) and the semi-axes a, b at s.
    */
-  local(x: number, y: number, z: number): { s: number; u: number; v: number; a: number; b: number } | null {
+  private locate(x: number, y: number, z: number): boolean {
     const i = this.nearest(x, y, z);
-    if (i < 0) return null;
+    if (i < 0) return false;
     const n = this.n;
     const ds = this.ds;
     const P = this.pos, T = this.tan, E1 = this.e1, E2 = this.e2;
-    // Newton-like refinement of the normal-plane foot point: s += (p - c(s))·T(s), twice
+    // Newton iterations for the normal-plane foot point: s += (p - c(s))·T(s)
     let s = i * ds + ((x - P[3 * i]) * T[3 * i] + (y - P[3 * i + 1]) * T[3 * i + 1] + (z - P[3 * i + 2]) * T[3 * i + 2]);
-    let cx = 0, cy = 0, cz = 0, tx = 0, ty = 0, tz = 0, k = 0, w = 0;
-    for (let it = 0; it < 2; it++) {
+    let cx = 0, cy = 0, cz = 0, k = 0, w = 0;
+    for (let it = 0; it < 3; it++) {
       let f = s / ds;
       if (f < 0) f = 0;
       if (f > n - 1) f = n - 1;
-      k = Math.min(n - 2, Math.floor(f));
+      k = f >= n - 1 ? n - 2 : Math.floor(f);
       w = f - k;
       const o = 3 * k;
       cx = P[o] + w * (P[o + 3] - P[o]);
       cy = P[o + 1] + w * (P[o + 4] - P[o + 1]);
       cz = P[o + 2] + w * (P[o + 5] - P[o + 2]);
-      tx = T[o] + w * (T[o + 3] - T[o]);
-      ty = T[o + 1] + w * (T[o + 4] - T[o + 1]);
-      tz = T[o + 2] + w * (T[o + 5] - T[o + 2]);
-      const sc = k * ds + w * ds; // arc length of the interpolation point
-      s = sc + ((x - cx) * tx + (y - cy) * ty + (z - cz) * tz);
+      const tx = T[o] + w * (T[o + 3] - T[o]);
+      const ty = T[o + 1] + w * (T[o + 4] - T[o + 1]);
+      const tz = T[o + 2] + w * (T[o + 5] - T[o + 2]);
+      const step = (x - cx) * tx + (y - cy) * ty + (z - cz) * tz;
+      s = (k + w) * ds + step;
+      if (step < 1e-4 && step > -1e-4) break;
     }
     const o = 3 * k;
     const dx = x - cx, dy = y - cy, dz = z - cz;
-    const e1x = E1[o] + w * (E1[o + 3] - E1[o]);
-    const e1y = E1[o + 1] + w * (E1[o + 4] - E1[o + 1]);
-    const e1z = E1[o + 2] + w * (E1[o + 5] - E1[o + 2]);
-    const e2x = E2[o] + w * (E2[o + 3] - E2[o]);
-    const e2y = E2[o + 1] + w * (E2[o + 4] - E2[o + 1]);
-    const e2z = E2[o + 2] + w * (E2[o + 5] - E2[o + 2]);
-    const u = dx * e1x + dy * e1y + dz * e1z;
-    const v = dx * e2x + dy * e2y + dz * e2z;
-    const a = this.ra[k] + w * (this.ra[k + 1] - this.ra[k]);
-    const b = this.rb[k] + w * (this.rb[k + 1] - this.rb[k]);
-    return { s, u, v, a, b };
+    this.lu =
+      dx * (E1[o] + w * (E1[o + 3] - E1[o])) + dy * (E1[o + 1] + w * (E1[o + 4] - E1[o + 1])) + dz * (E1[o + 2] + w * (E1[o + 5] - E1[o + 2]));
+    this.lv =
+      dx * (E2[o] + w * (E2[o + 3] - E2[o])) + dy * (E2[o + 1] + w * (E2[o + 4] - E2[o + 1])) + dz * (E2[o + 2] + w * (E2[o + 5] - E2[o + 2]));
+    this.la = this.ra[k] + w * (this.ra[k + 1] - this.ra[k]);
+    this.lb = this.rb[k] + w * (this.rb[k + 1] - this.rb[k]);
+    this.ls = s;
+    return true;
   }
 
-  sdf(x: number, y: number, z: number): number {
-    const l = this.local(x, y, z);
-    if (l === null) return this.maxR + 10; // far away: certainly outside
-    const dr = ellipseDist(l.u, l.v, l.a, l.b);
-    const dc = Math.max(-l.s, l.s - this.length);
+  /** Local coordinates of p (see `locate`), or null when p is far from the tube. */
+  local(x: number, y: number, z: number): { s: number; u: number; v: number; a: number; b: number } | null {
+    if (!this.locate(x, y, z)) return null;
+    return { s: this.ls, u: this.lu, v: this.lv, a: this.la, b: this.lb };
+  }
+
+  /** Signed distance (bound: safe to pass around as a plain function). */
+  readonly sdf = (x: number, y: number, z: number): number => {
+    if (!this.locate(x, y, z)) return this.farDistance(x, y, z); // outside every chunk box: certainly outside
+    const dr = ellipseDist(this.lu, this.lv, this.la, this.lb);
+    const dc = Math.max(-this.ls, this.ls - this.length);
     return dr > dc ? dr : dc;
+  };
+
+  /** Lower bound of the distance to the tube for a point outside every chunk box: box distance + margin. */
+  private farDistance(x: number, y: number, z: number): number {
+    let best = Infinity;
+    for (const c of this.chunks) {
+      const b = c.box;
+      const dx = x < b.min[0] ? b.min[0] - x : x > b.max[0] ? x - b.max[0] : 0;
+      const dy = y < b.min[1] ? b.min[1] - y : y > b.max[1] ? y - b.max[1] : 0;
+      const dz = z < b.min[2] ? b.min[2] - z : z > b.max[2] ? z - b.max[2] : 0;
+      const d = dx * dx + dy * dy + dz * dz;
+      if (d < best) best = d;
+    }
+    return Math.sqrt(best) + this.margin;
   }
 
   /** Position (anatomy mm) on the centreline at arc length s (linear interpolation of the table). */
