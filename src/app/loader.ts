@@ -84,7 +84,10 @@ export async function openFromQuery(search: string): Promise<void> {
       pick = series.find((s) => s.seriesInstanceUid === wanted);
       if (!pick) throw new PsoasError('STUDY_NOT_FOUND', `Series ${wanted} is not in study ${studyUid} (${source.label})`, wanted, source.label);
     } else {
-      pick = await bestSeries(series);
+      // pickBestSeries only considers multi-instance CT series; when it finds none (a NIfTI file is one
+      // instance; a non-CT study) open the largest series anyway: the source then loads it or says precisely
+      // why not (NOT_CT, TOO_FEW_SLICES...), which is more useful than a generic "nothing to show".
+      pick = (await bestSeries(series)) ?? [...series].sort((a, b) => b.numberOfInstances - a.numberOfInstances)[0];
       if (!pick) throw new PsoasError('NO_IMAGE_SERIES', `Study ${studyUid} has no image series to show (${source.label})`, studyUid, source.label);
     }
     useLoadStore.getState().set({ series, studyInstanceUid: studyUid, sourceKind: source.kind, sourceLabel: source.label });

@@ -1,10 +1,9 @@
 /**
  * NIfTI-1 / NIfTI-2 reader and NIfTI-1 writer (.nii and .nii.gz).
  *
- * Coordinate spaces: NIfTI world coordinates are RAS+ (+x = patient's Right→... i.e. x increases towards the
- * patient's right-to-left is NOT assumed anywhere); the only relation used is the standard one between the two
- * conventions: LPS = diag(-1, -1, 1) · RAS (DICOM/psoasview +x = Left, +y = Posterior; NIfTI +x = Right,
- * +y = Anterior; both +z = Superior). Voxel order is i fastest in both, as in core/geometry.
+ * Coordinate spaces: NIfTI world coordinates are RAS+ (mm; +x towards the patient's Right, +y Anterior,
+ * +z Superior); psoasview/DICOM use LPS (+x Left, +y Posterior, +z Superior). Hence LPS = diag(-1, -1, 1) · RAS,
+ * applied here only. Voxel order is i fastest in both, as in core/geometry.
  *
  * Affine: world_RAS(mm) = A · [i, j, k, 1]. The reader prefers the sform (sform_code > 0), then the qform
  * (qform_code > 0), then pixdim alone (axes assumed RAS-aligned, ANALYZE style, with a warning). Spacing = the
@@ -201,7 +200,7 @@ export function readNifti(bytes: Uint8Array, source = 'NIfTI file', opts: ReadNi
     if (!(norm > 0) || !Number.isFinite(norm))
       throw new PsoasError('UNSUPPORTED_NIFTI', `${source}: affine column ${c} is zero or not finite (${col.join(', ')})`, col, source);
     spacing[c] = norm;
-    for (let r = 0; r < 3; r++) direction[3 * c + r] = col[r] / norm;
+    for (let r = 0; r < 3; r++) direction[3 * c + r] = col[r] / norm + 0; // + 0: no -0 in the output
   }
   const dotc = (p: number, q: number) =>
     direction[3 * p] * direction[3 * q] + direction[3 * p + 1] * direction[3 * q + 1] + direction[3 * p + 2] * direction[3 * q + 2];
