@@ -49,6 +49,6 @@ export default defineConfig({
   },
   build: {
     target: 'es2022',
-    chunkSizeWarningLimit: 4000,
+    chunkSizeWarningLimit: 5000,
   },
 });

@@ -117,3 +117,27 @@ test('20 real J2K slices with EMPTY UIDs: load with a visible warning or a speci
   }
   await saveScreenshot(page, testInfo, 'real-j2k-empty-uids.png');
 });
+
+// Broken inputs (made in the test, no shared data needed): each must give a specific, visible error that names
+// the file — never a blank page or a generic failure.
+const BROKEN: Array<{ name: string; bytes: Buffer; codes: string[] }> = [
+  { name: 'notes.dcm', bytes: Buffer.from('this is a text file, not DICOM\n'.repeat(20)), codes: ['NOT_DICOM', 'CORRUPT_FILE'] },
+  // a gzip header followed by garbage: a corrupt .nii.gz
+  { name: 'broken.nii.gz', bytes: Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 0x03]), Buffer.alloc(300, 0x5a)]), codes: ['NOT_NIFTI', 'CORRUPT_FILE', 'UNSUPPORTED_NIFTI'] },
+  // 348 zero bytes: a NIfTI-1 sized header with no magic
+  { name: 'empty.nii', bytes: Buffer.alloc(400, 0), codes: ['NOT_NIFTI', 'UNSUPPORTED_NIFTI', 'CORRUPT_FILE'] },
+];
+for (const b of BROKEN) {
+  test(`a broken local file (${b.name}) shows a specific error naming it`, async ({ page }) => {
+    await page.goto('/');
+    await page.getByTestId('local-files').setInputFiles({ name: b.name, mimeType: 'application/octet-stream', buffer: b.bytes });
+    const st = await waitForViews(page);
+    expect(st.state).toBe('error');
+    expect(b.codes).toContain(st.error?.code);
+    const alert = page.getByTestId('error');
+    await expect(alert).toBeVisible();
+    await expect(alert).toHaveAttribute('role', 'alert');
+    await expect(alert).toContainText(st.error!.code);
+    await expect(alert).toContainText(b.name);
+  });
+}

@@ -143,6 +143,8 @@ def main():
     export.load_state_dict(model.state_dict())
     export.eval()
     onnx_path = os.path.join(args.out, 'model.onnx')
+    # state dict beside the ONNX so the benchmark can time the same weights in PyTorch (UNet3D(softmax=True))
+    torch.save(export.state_dict(), os.path.join(args.out, 'model.pt'))
     dummy = torch.zeros(1, 1, *args.patch)
     torch.onnx.export(export, dummy, onnx_path, opset_version=17, input_names=['image'], output_names=['probabilities'],
                       dynamic_axes={'image': {2: 'D', 3: 'H', 4: 'W'}, 'probabilities': {2: 'D', 3: 'H', 4: 'W'}})

@@ -6,7 +6,7 @@ import type { StudyQuery } from '../sources/types';
 import { bestSeries, dicomWebSource, dicomWebUrl } from './dataSources';
 import { ErrorNotice } from './ErrorBoundary';
 import { filesFromDataTransfer, stashLocalFiles } from './localFiles';
-import { toUiError } from './loader';
+import { toUiError } from './uiError';
 import { navigate, viewerUrl } from './router';
 import { usePacsStore } from './stores';
 import { formatDicomDate, formatPersonName, toDicomDateQuery } from './format';

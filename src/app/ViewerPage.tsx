@@ -3,12 +3,14 @@
  * patient/series header, warnings, the series switcher, toolbar, help, and the three-view MPR.
  */
 import { useCallback, useEffect } from 'react';
-import { MprViewer, activeController, hoveredView } from '../viewer/MprViewer';
+import { MprViewer } from '../viewer/MprViewer';
+import { activeController, hoveredView } from '../viewer/active';
 import { DEFAULT_PRESET, WINDOW_PRESETS } from '../viewer/presets';
 import type { PrimaryTool } from '../viewer/cornerstone';
 import { ErrorNotice } from './ErrorBoundary';
 import { formatDicomDate, formatPersonName, formatSpacing } from './format';
-import { openFromQuery, switchSeries, toUiError } from './loader';
+import { openFromQuery, switchSeries } from './loader';
+import { toUiError } from './uiError';
 import { navigate, useRoute } from './router';
 import { useLoadStore, useViewerUiStore } from './stores';
 

@@ -114,3 +114,16 @@ describe('toUiError', () => {
     expect(toUiError('x')).toEqual({ code: 'INTERNAL', message: 'x' });
   });
 });
+
+describe('local files that contain no image', () => {
+  it.each([
+    [['a.txt: not a DICOM file, ignored', 'b.doc: not a DICOM file, ignored'], 'NOT_DICOM'],
+    [['a.dcm: Pixel Data (7FE0,0010) is truncated; ignored'], 'CORRUPT_FILE'],
+  ])('%j → %s naming the files', async (warnings, code) => {
+    fake.source = { ...source(async () => makeSyntheticVolume()), kind: 'local', label: 'Local files', warnings } as DataSource;
+    await openFromQuery('?synthetic=1');
+    const st = useLoadStore.getState();
+    expect(st.error?.code).toBe(code);
+    expect(st.error?.message).toContain(warnings[0].split(':')[0]);
+  });
+});

@@ -4,23 +4,24 @@
  * volume and publishes ids/metadata to the load store. Every failure lands in the store as {code, message}.
  */
 import type { DataSource, SeriesSummary } from '../sources/types';
-import { PsoasError, describeError, isPsoasError } from '../core/errors';
+import { PsoasError } from '../core/errors';
 import { orientationCode } from '../core/geometry';
 import type { Volume } from '../core/volume';
 import { getVolume, registerVolume, releaseVolume } from '../viewer/registry';
-import { releaseCornerstoneVolume } from '../viewer/cornerstone';
 import { bestSeries, dicomWebSource, localSource, sampleSource, syntheticSource } from './dataSources';
 import { takeLocalFiles } from './localFiles';
-import { useLoadStore, type SeriesHeader, type UiError } from './stores';
+import { useLoadStore, type SeriesHeader } from './stores';
+import { toUiError } from './uiError';
+
+export { toUiError };
+
+/** Frees the Cornerstone copy of a volume (lazy import: Cornerstone is only loaded by the viewer route). */
+function releaseCornerstoneVolume(id: string): void {
+  import('../viewer/cornerstone').then((m) => m.releaseCornerstoneVolume(id), () => {});
+}
 
 let source: DataSource | null = null;
 let abort: AbortController | null = null;
-
-export function toUiError(e: unknown): UiError {
-  if (isPsoasError(e)) return { code: e.code, message: describeError(e) };
-  if (e instanceof DOMException && e.name === 'AbortError') return { code: 'ABORTED', message: 'Loading was cancelled' };
-  return { code: 'INTERNAL', message: describeError(e) };
-}
 
 function headerOf(v: Volume): SeriesHeader {
   const m = v.meta;
@@ -74,7 +75,20 @@ export async function openFromQuery(search: string): Promise<void> {
     let studyUid = params.get('StudyInstanceUIDs')?.split(',')[0] ?? null;
     if (!studyUid) {
       const studies = await source.searchStudies();
-      if (studies.length === 0) throw new PsoasError('STUDY_NOT_FOUND', `No study found in ${source.label}`, source.label);
+      if (studies.length === 0) {
+        // A local source lists why it skipped files (not DICOM, unreadable): say that, naming the files.
+        const skipped = (source as DataSource & { warnings?: string[] }).warnings ?? [];
+        if (source.kind === 'local' && skipped.length > 0) {
+          const all = skipped.every((w) => /not a DICOM file/i.test(w));
+          throw new PsoasError(
+            all ? 'NOT_DICOM' : 'CORRUPT_FILE',
+            `No DICOM image or NIfTI volume among the chosen files: ${skipped.slice(0, 5).join('; ')}${skipped.length > 5 ? `; … (${skipped.length} in all)` : ''}`,
+            skipped.length,
+            source.label,
+          );
+        }
+        throw new PsoasError('STUDY_NOT_FOUND', `No study found in ${source.label}`, source.label);
+      }
       studyUid = studies[0].studyInstanceUid;
     }
     const series = await source.listSeries(studyUid);

@@ -5,7 +5,7 @@
 import type { Vec3, VolumeGeometry } from '../core/geometry';
 import { getVolume } from '../viewer/registry';
 import { valueAtIndex, valueAtWorld } from '../viewer/sampling';
-import { activeController } from '../viewer/MprViewer';
+import { activeController } from '../viewer/active';
 import type { ViewName } from '../viewer/cornerstone';
 import type { OrientationMarkers } from '../viewer/orientation';
 import { useLoadStore, type LoadState } from './stores';

@@ -7,7 +7,6 @@
  * without UIDs still load when their geometry is sound (grouped by frame of reference and geometry, with a
  * synthetic series id and a warning in meta.warnings).
  */
-import { gunzipSync } from 'fflate';
 import { PsoasError, isPsoasError, describeError } from '../core/errors';
 import type { Volume } from '../core/volume';
 import { parseDicom, type DicomSlice } from '../core/io/dicom-read';
@@ -189,14 +188,7 @@ export function createLocalSource(files: LocalFile[], opts: LocalSourceOptions =
     const n = niftis.find((x) => x.seriesId === seriesId);
     if (n) {
       onProgress?.({ fraction: 0, stage: 'pixels' });
-      let bytes = await readBytes(n.file);
-      if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
-        try {
-          bytes = gunzipSync(bytes);
-        } catch (e) {
-          throw new PsoasError('CORRUPT_FILE', `${n.name}: gzip data is damaged (${describeError(e)})`, n.name, n.name);
-        }
-      }
+      const bytes = await readBytes(n.file); // .nii or .nii.gz: readNifti inflates gzip itself
       const { readNifti } = await import('../core/io/nifti'); // loaded only when a NIfTI is opened
       const vol = readNifti(bytes, n.name);
       vol.meta = { ...vol.meta, source: n.name, studyInstanceUid: undefined, seriesInstanceUid: undefined, seriesId: n.seriesId, studyId: n.studyId };

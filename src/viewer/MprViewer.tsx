@@ -8,28 +8,7 @@ import { worldToIndex } from '../core/geometry';
 import { getVolume } from './registry';
 import { valueAtWorld } from './sampling';
 import { MprController, VIEW_NAMES, initCornerstone, type ViewName, type ViewState } from './cornerstone';
-
-let active: MprController | null = null;
-const activeListeners = new Set<() => void>();
-
-/** The controller of the mounted viewer (null when none): used by the app's keyboard handler and test API. */
-export function activeController(): MprController | null {
-  return active;
-}
-function setActive(c: MprController | null) {
-  active = c;
-  activeListeners.forEach((l) => l());
-}
-export function subscribeActive(l: () => void): () => void {
-  activeListeners.add(l);
-  return () => activeListeners.delete(l);
-}
-
-/** The view under the mouse (for keyboard slice scrolling); axial by default. */
-let hovered: ViewName = 'axial';
-export function hoveredView(): ViewName {
-  return hovered;
-}
+import { activeController, setActiveController, setHoveredView } from './active';
 
 const TITLES: Record<ViewName, string> = { axial: 'Axial', coronal: 'Coronal', sagittal: 'Sagittal' };
 /** The LPS axis a view's slice position is reported along, for the standard orientations. */
@@ -102,14 +81,14 @@ export function MprViewer({ volumeId, onError }: { volumeId: string; onError: (e
       .then(() => {
         if (cancelled) return;
         c = new MprController(els.current as Record<ViewName, HTMLDivElement>);
-        setActive(c);
+        setActiveController(c);
         setController(c);
       })
       .catch(onError);
     return () => {
       cancelled = true;
       if (c) {
-        if (active === c) setActive(null);
+        if (activeController() === c) setActiveController(null);
         c.destroy();
       }
     };
@@ -151,7 +130,7 @@ export function MprViewer({ volumeId, onError }: { volumeId: string; onError: (e
   }, [controller]);
 
   const onMove = (name: ViewName) => (e: React.MouseEvent<HTMLDivElement>) => {
-    hovered = name;
+    setHoveredView(name);
     const v = getVolume(volumeId);
     if (!controller || !v) return;
     const r = e.currentTarget.getBoundingClientRect();
