@@ -94,6 +94,7 @@ def main():
     ap.add_argument('--batch', type=int, default=2)
     ap.add_argument('--patch', type=int, nargs=3, default=[64, 64, 64], help='D H W (k j i) of the model grid')
     ap.add_argument('--spacing', type=float, nargs=3, default=[3.0, 3.0, 3.0], help='model spacing x y z (mm)')
+    ap.add_argument('--channels', type=int, nargs='+', default=[8, 16, 32, 64], help='U-Net widths per level')
     ap.add_argument('--lr', type=float, default=3e-3)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--version', default='0.1.0')
@@ -105,8 +106,16 @@ def main():
     if dev == 'cpu':
         torch.set_num_threads(2)
     t0 = time.time()
-    variants = [[], ['--slice-order', 'feet-first'], ['--spacing', '0.8', '0.8', '2.5'], ['--oblique'],
-                ['--spacing', '1.2', '1.2', '5'], ['--preset', 'truncated'], ['--preset', 'chest'], ['--preset', 'pelvis']]
+    # Varied acquisitions from the one generator; in-plane >= 1 mm keeps generation quick (the pipeline resamples
+    # to the model spacing anyway). Chest and pelvis presets teach "no psoas" / "psoas cut at the top".
+    variants = [['--spacing', '1.5', '1.5', '3'],
+                ['--spacing', '1.2', '1.2', '2.5', '--slice-order', 'feet-first'],
+                ['--spacing', '1.4', '1.4', '5'],
+                ['--spacing', '1.5', '1.5', '3', '--oblique'],
+                ['--spacing', '1.3', '1.3', '2', '--preset', 'truncated'],
+                ['--spacing', '1.5', '1.5', '3', '--preset', 'chest'],
+                ['--spacing', '1.5', '1.5', '3', '--preset', 'pelvis'],
+                ['--spacing', '1.0', '1.0', '3', '--slice-order', 'feet-first']]
     cases = []
     for n in range(args.seeds):
         seed = 1000 + n
@@ -114,7 +123,7 @@ def main():
         cases.append(load_case(d, args.spacing))
     print(f'{len(cases)} cases loaded in {time.time() - t0:.0f}s on {dev}', flush=True)
 
-    model = UNet3D(softmax=False).to(dev)
+    model = UNet3D(channels=tuple(args.channels), softmax=False).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-5)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps)
     t1 = time.time()
@@ -139,7 +148,7 @@ def main():
     train_s = time.time() - t1
 
     os.makedirs(args.out, exist_ok=True)
-    export = UNet3D(softmax=True)
+    export = UNet3D(channels=tuple(args.channels), softmax=True)
     export.load_state_dict(model.state_dict())
     export.eval()
     onnx_path = os.path.join(args.out, 'model.onnx')
@@ -163,10 +172,12 @@ def main():
         },
         'output': {'name': 'probabilities', 'channels': 3, 'activation': 'softmax',
                    'labels': {'0': 'background', '1': 'psoas_left', '2': 'psoas_right'}},
+        'architecture': {'type': 'UNet3D', 'channels': args.channels, 'upsampling': 'Resize(trilinear)+Conv3d',
+                         'parameters': sum(p.numel() for p in export.parameters())},
         'postprocess': {'largest_component': True, 'fill_holes': True, 'min_size_ml': 5},
         'sliding_window': {'overlap': 0.5, 'blending': 'gaussian', 'sigma_scale': 0.125},
         'webgpu': {'ops': 'Conv(3D) InstanceNormalization LeakyRelu MaxPool Resize(trilinear) Concat Softmax',
-                   'max_storage_buffer_binding_bytes': 4 * 32 * args.patch[0] * args.patch[1] * args.patch[2]},
+                   'max_storage_buffer_binding_bytes': 4 * 2 * args.channels[0] * args.patch[0] * args.patch[1] * args.patch[2]},
         'provenance': {
             'training_data': f'{args.seeds} synthetic phantoms from the project generator (seeds 1000..{999 + args.seeds}), no real CT',
             'training_command': 'python3 training/train.py ' + ' '.join(sys.argv[1:]),
