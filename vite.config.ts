@@ -1,5 +1,6 @@
 import { defineConfig, type ProxyOptions } from 'vite';
 import react from '@vitejs/plugin-react';
+import { modelsPlugin } from './src/inference/vite-models-plugin';
 
 /**
  * Vite config for the psoasview app (dev server, production build, preview server).
@@ -30,14 +31,20 @@ const proxy: Record<string, ProxyOptions> = {
 
 export default defineConfig({
   appType: 'spa',
-  plugins: [react()],
-  server: { headers: isolationHeaders, proxy },
+  plugins: [react(), modelsPlugin()],
+  server: {
+    headers: isolationHeaders,
+    proxy,
+    // Test reports and caches written during a dev session must not trigger page reloads.
+    watch: { ignored: ['**/playwright-report/**', '**/test-results/**', '**/.cache/**', '**/dist/**', '**/training/**'] },
+  },
   preview: { headers: isolationHeaders, proxy },
   worker: { format: 'es' },
   optimizeDeps: {
     exclude: ['@cornerstonejs/dicom-image-loader', 'onnxruntime-web'],
     include: [
       'events',
+      'comlink',
       'dicom-parser',
       'pako',
       'globalthis',

@@ -8,11 +8,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_TEST_PORT, testPort } from '../scripts/orthanc';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const FIXTURES_FILE = path.join(REPO_ROOT, 'e2e', '.fixtures.json');
+/**
+ * Runs are isolated per test-Orthanc port: the default port (8043) uses .cache/e2e and e2e/.fixtures.json; a run
+ * with ORTHANC_TEST_PORT=N (plus its own E2E_PORT) uses .cache/e2e-N and e2e/.fixtures-N.json, so two runs in one
+ * checkout with different ports do not touch each other's files.
+ */
+const RUN_SUFFIX = testPort() === DEFAULT_TEST_PORT ? '' : `-${testPort()}`;
+export const FIXTURES_FILE = path.join(REPO_ROOT, 'e2e', `.fixtures${RUN_SUFFIX}.json`);
 /** Gitignored working folder of the e2e setup (phantom output, re-UID'd J2K copy, decoded references). */
-export const E2E_CACHE_DIR = path.join(REPO_ROOT, '.cache', 'e2e');
+export const E2E_CACHE_DIR = path.join(REPO_ROOT, '.cache', `e2e${RUN_SUFFIX}`);
 /**
  * The shared real-CT folder (never copied into the repository): ../shared/data next to the checkout.
  * E2E_SHARED_DATA_DIR overrides it (e.g. pointing at a missing folder checks the skip-with-reason paths).
@@ -79,6 +86,64 @@ export interface E2eFixtures {
   preparedAt: string;
   /** Seconds each setup step took (phantom, orthanc, upload…), for the report. */
   timings: Record<string, number>;
+}
+
+/**
+ * One e2e run at a time per checkout and port: such runs share .cache/e2e, e2e/.fixtures.json and the Orthanc.
+ * The lock file holds the runner's pid; a lock whose process is gone is stale and taken over.
+ */
+export const RUN_LOCK_FILE = path.join(E2E_CACHE_DIR, 'run.lock');
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates the lock file atomically (O_EXCL); false when it already exists. */
+function tryCreateLock(): boolean {
+  try {
+    fs.writeFileSync(RUN_LOCK_FILE, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+/** Takes the run lock for this process or throws naming the run that holds it. */
+export function acquireRunLock(): void {
+  fs.mkdirSync(E2E_CACHE_DIR, { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (tryCreateLock()) return;
+    const holder = Number(fs.readFileSync(RUN_LOCK_FILE, 'utf8'));
+    if (holder === process.pid) return;
+    if (Number.isInteger(holder) && holder > 0 && pidAlive(holder)) {
+      throw new Error(
+        `Another e2e run (pid ${holder}) is in progress in this checkout (lock ${RUN_LOCK_FILE}); ` +
+          'wait for it to finish, or run on other ports (ORTHANC_TEST_PORT=<n> E2E_PORT=<m>), which also ' +
+          'gives the run its own .cache/e2e-<n> and e2e/.fixtures-<n>.json.',
+      );
+    }
+    fs.rmSync(RUN_LOCK_FILE, { force: true }); // stale: its run died without a teardown
+  }
+  throw new Error(`could not take the e2e run lock ${RUN_LOCK_FILE}`);
+}
+
+/** Releases the lock if this process holds it (and then removes the fixtures file it wrote). */
+export function releaseRunLock(opts: { removeFixtures: boolean }): void {
+  let holder: number;
+  try {
+    holder = Number(fs.readFileSync(RUN_LOCK_FILE, 'utf8'));
+  } catch {
+    return;
+  }
+  if (holder !== process.pid) return;
+  if (opts.removeFixtures) fs.rmSync(FIXTURES_FILE, { force: true });
+  fs.rmSync(RUN_LOCK_FILE, { force: true });
 }
 
 let cached: E2eFixtures | null = null;

@@ -21,6 +21,7 @@ import { promisify } from 'node:util';
 import type { FullConfig } from '@playwright/test';
 import { listFiles, seriesUids, startOrthanc, testPort, uploadFiles } from '../scripts/orthanc';
 import {
+  acquireRunLock,
   E2E_CACHE_DIR,
   REPO_ROOT,
   SHARED_DATA_DIR,
@@ -162,7 +163,8 @@ async function patientNameOfStudy(orthancUrl: string, studyInstanceUid: string):
 
 export default async function globalSetup(_config: FullConfig): Promise<void> {
   const timings: Record<string, number> = {};
-  fs.mkdirSync(E2E_CACHE_DIR, { recursive: true });
+  // Before touching .cache/e2e: a second run in the same checkout would delete the first one's files.
+  acquireRunLock();
   const sharedDataPresent = fs.existsSync(SHARED_DATA_DIR);
 
   // The phantom (CPU-bound) before Orthanc, so a generator failure leaves no server behind.

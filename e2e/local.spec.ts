@@ -93,6 +93,32 @@ test('real abdominal CT NIfTI opened as a local file renders in three views', as
   await saveScreenshot(page, testInfo, 'real-nifti-mpr.png');
 });
 
+test('dropping the NIfTI file on the drop zone opens it too', async ({ page }) => {
+  test.skip(!haveNifti, `${NIFTI} is absent (../shared/data not mounted)`);
+  await page.goto('/');
+  const b64 = fs.readFileSync(NIFTI).toString('base64');
+  // A real drop carries a DataTransfer; build one in the page with the file's bytes.
+  await page.evaluate(
+    ({ b64, name }) => {
+      const bin = atob(b64);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], name, { type: 'application/gzip' }));
+      const zone = document.querySelector('[data-testid="local-drop"]')!;
+      zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    },
+    { b64, name: path.basename(NIFTI) },
+  );
+  await expect(page).toHaveURL(/\/viewer\?local=/);
+  const st = await waitForViews(page);
+  expect(st.error, JSON.stringify(st.error)).toBeUndefined();
+  const vol = await page.evaluate(() => (window as unknown as W).__psoasview.volume());
+  expect(vol?.dimensions).toEqual([122, 101, 112]);
+  expect(vol?.source).toContain('abdomen-ct-3mm.nii.gz');
+});
+
 test('20 real J2K slices with EMPTY UIDs: load with a visible warning or a specific error', async ({ page }, testInfo) => {
   test.skip(!haveJ2k, `${J2K_DIR} is absent (../shared/data not mounted)`);
   const files = fs

@@ -1,13 +1,17 @@
 /**
  * End-to-end: the viewer app (start page, /viewer route, three-view MPR, orientation, overlays, errors).
  *
- * Orientation is proven with pixels, not just with the app's own numbers: the phantom's ground truth (psoas
- * centreline points in patient LPS mm, from truth.json written by the generator) is projected with the app's
+ * Orientation is proven with pixels, not just with the app's own numbers: the phantom's ground truth (a point
+ * inside each psoas in patient LPS mm, from the generator's labels.nii.gz + truth.json) is projected with the app's
  * `worldToCanvas`, and the screenshot pixel there must be soft tissue under the default W400/L40 window; the
  * patient's LEFT psoas must land on the image's RIGHT half of the axial view (radiological convention), and in
  * the coronal view a superior point must be higher on the screen than an inferior one.
  */
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { indexToWorld } from '../src/core/geometry';
+import { readNifti } from '../src/core/io/nifti';
 import { loadFixtures, phantomOrReason, viewerUrl } from './fixtures';
 
 type Vec3 = [number, number, number];
@@ -121,30 +125,40 @@ function grey(hu: number, width = 400, center = 40): number {
 }
 
 /**
- * Finds psoas centreline points (LPS mm) for one side in the generator's truth JSON without depending on its
- * exact nesting: the subtree whose key names psoas + side, then the longest list of 3-number points under a key
- * mentioning centre/centerline (preferring keys that say LPS).
+ * A point surely INSIDE each psoas, in patient LPS mm, from the generator's own label map (labels.nii.gz,
+ * 1 = psoas_left, 2 = psoas_right, read with the project's NIfTI reader — a path independent of the DICOM the
+ * viewer loads through the PACS): the centroid of the label's voxels on the axial slice of maximum
+ * cross-section (truth.json `max_area_z_mm`), checked to fall on a voxel of that label.
  */
-function centreline(truth: unknown, side: 'left' | 'right'): Vec3[] {
-  const isVec3 = (x: unknown): x is Vec3 => Array.isArray(x) && x.length === 3 && x.every((n) => typeof n === 'number');
-  const candidates: Array<{ key: string; pts: Vec3[] }> = [];
-  const walk = (node: unknown, key: string, inSide: boolean) => {
-    if (Array.isArray(node)) {
-      if (inSide && node.length >= 2 && node.every(isVec3) && /cent(re|er)/i.test(key)) candidates.push({ key, pts: node as Vec3[] });
-      else if (inSide && node.length >= 2 && node.every((p) => p && typeof p === 'object' && isVec3((p as { lps?: unknown }).lps)))
-        candidates.push({ key: `${key}.lps`, pts: (node as Array<{ lps: Vec3 }>).map((p) => p.lps) });
-      node.forEach((c, i) => walk(c, `${key}[${i}]`, inSide));
-    } else if (node && typeof node === 'object') {
-      for (const [k, v] of Object.entries(node)) {
-        const sideHere = inSide || new RegExp(`psoas[_ -]?${side}|${side}[_ -]?psoas`, 'i').test(k);
-        walk(v, `${key}.${k}`, sideHere);
-      }
-    }
-  };
-  walk(truth, '', false);
-  candidates.sort((a, b) => Number(/lps/i.test(b.key)) - Number(/lps/i.test(a.key)) || b.pts.length - a.pts.length);
-  if (candidates.length === 0) throw new Error(`truth.json has no psoas_${side} centreline points (LPS) that this test can find`);
-  return candidates[0].pts;
+function psoasInteriorPoints(dir: string, truth: Record<string, { max_area_z_mm: number; start_lps: Vec3; end_lps: Vec3 }>): Record<'left' | 'right', Vec3> {
+  const labels = readNifti(new Uint8Array(fs.readFileSync(path.join(dir, 'labels.nii.gz'))), 'labels.nii.gz', { units: 'label' });
+  const g = labels.geometry;
+  const [nx, ny, nz] = g.dimensions;
+  const out = {} as Record<'left' | 'right', Vec3>;
+  for (const [side, label] of [
+    ['left', 1],
+    ['right', 2],
+  ] as const) {
+    const zTarget = truth[`psoas_${side}`].max_area_z_mm;
+    let k = 0;
+    for (let kk = 0; kk < nz; kk++) if (Math.abs(indexToWorld(g, [0, 0, kk])[2] - zTarget) < Math.abs(indexToWorld(g, [0, 0, k])[2] - zTarget)) k = kk;
+    let si = 0;
+    let sj = 0;
+    let n = 0;
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++)
+        if (labels.data[i + nx * (j + ny * k)] === label) {
+          si += i;
+          sj += j;
+          n++;
+        }
+    if (n === 0) throw new Error(`labels.nii.gz: no voxel of label ${label} (psoas_${side}) on slice k=${k} (z≈${zTarget} mm)`);
+    const ci = Math.round(si / n);
+    const cj = Math.round(sj / n);
+    if (labels.data[ci + nx * (cj + ny * k)] !== label) throw new Error(`psoas_${side} centroid (${ci}, ${cj}, ${k}) is not inside the muscle`);
+    out[side] = indexToWorld(g, [ci, cj, k]);
+  }
+  return out;
 }
 
 test.describe('start page', () => {
@@ -174,21 +188,27 @@ test.describe('sample study', () => {
       expect(await litFraction(page, v), `${v} view draws an image`).toBeGreaterThan(0.05);
     }
     await expectMarkers(page);
-    await expect(page.getByTestId('viewport-axial')).toContainText('W 400 / L 40');
+    for (const v of VIEWS) await expect(page.getByTestId(`wl-${v}`)).toHaveText('W 400 / L 40');
     await expect(page.getByTestId('patient-header')).toBeVisible();
     await saveScreenshot(page, testInfo, 'sample-mpr.png');
   });
 
+});
+
+test.describe('viewer interaction (built-in synthetic volume)', () => {
   test('keyboard: presets, help, slice scrolling, reset', async ({ page }) => {
-    await page.goto('/viewer?sample=1');
+    await page.goto('/viewer?synthetic=1');
     expect((await waitForViews(page)).state).toBe('ready');
     const axial = page.getByTestId('viewport-axial');
+    await expect(page.getByTestId('preset-soft')).toHaveAttribute('aria-pressed', 'true');
     await page.keyboard.press('2');
-    await expect(axial).toContainText('W 1800 / L 400');
+    await expect(page.getByTestId('wl-axial')).toHaveText('W 1800 / L 400');
+    await expect(page.getByTestId('preset-bone')).toHaveAttribute('aria-pressed', 'true');
+    await expect(page.getByTestId('preset-soft')).toHaveAttribute('aria-pressed', 'false');
     await page.keyboard.press('3');
-    await expect(axial).toContainText('W 1500 / L -600');
+    await expect(page.getByTestId('wl-axial')).toHaveText('W 1500 / L -600');
     await page.keyboard.press('1');
-    await expect(axial).toContainText('W 400 / L 40');
+    await expect(page.getByTestId('wl-axial')).toHaveText('W 400 / L 40');
     await page.keyboard.press('?');
     await expect(page.getByTestId('help')).toBeVisible();
     await expect(page.getByTestId('help')).toContainText('Crosshairs');
@@ -210,18 +230,71 @@ test.describe('sample study', () => {
     await expect(page.getByTestId('tool-windowLevel')).toHaveAttribute('aria-pressed', 'true');
   });
 
-  test('the cursor probe shows HU and LPS position', async ({ page }) => {
-    await page.goto('/viewer?sample=1');
+  test('dragging window/level in one view changes all three alike', async ({ page }) => {
+    await page.goto('/viewer?synthetic=1');
     expect((await waitForViews(page)).state).toBe('ready');
     const box = (await page.getByTestId('viewport-axial').boundingBox())!;
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-    await expect(page.getByTestId('probe-axial')).toContainText(/-?\d+ HU/);
-    await expect(page.getByTestId('probe-axial')).toContainText(/LPS \(/);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 120, box.y + box.height / 2 + 60, { steps: 6 });
+    await page.mouse.up();
+    const wl = async (v: View) => (await page.getByTestId(`wl-${v}`).textContent())!.match(/W (-?\d+) \/ L (-?\d+)/)!.slice(1).map(Number);
+    await expect.poll(async () => (await wl('axial'))[0]).not.toBe(400);
+    const a = await wl('axial');
+    await expect.poll(() => wl('coronal')).toEqual(a);
+    await expect.poll(() => wl('sagittal')).toEqual(a);
+    // a free window is no preset
+    for (const p of ['soft', 'bone', 'lung']) await expect(page.getByTestId(`preset-${p}`)).toHaveAttribute('aria-pressed', 'false');
+  });
+
+  test('the cursor probe shows the HU and LPS position under the mouse', async ({ page }) => {
+    await page.goto('/viewer?synthetic=1');
+    expect((await waitForViews(page)).state).toBe('ready');
+    // Left marker sphere: +1000 HU centred at LPS (90, 0, 0) mm; mirror point (-90, 0, 0) is soft tissue (+40 HU).
+    await page.evaluate(() => (window as unknown as W).__psoasview.jumpTo([90, 0, 0]));
+    const box = (await page.getByTestId('viewport-axial').boundingBox())!;
+    for (const [p, hu] of [
+      [[90, 0, 0], 1000],
+      [[-90, 0, 0], 40],
+    ] as Array<[Vec3, number]>) {
+      const [x, y] = await page.evaluate((q) => (window as unknown as W).__psoasview.worldToCanvas('axial', q), p);
+      await page.mouse.move(box.x + x, box.y + y);
+      const probe = page.getByTestId('probe-axial');
+      await expect(probe).toContainText(`${hu} HU`);
+      const m = (await probe.textContent())!.match(/LPS \((-?[\d.]+), (-?[\d.]+), (-?[\d.]+)\)/)!;
+      // within one CSS pixel of the target (about 1 mm at this zoom)
+      expect(Math.abs(Number(m[1]) - p[0])).toBeLessThan(1.5);
+      expect(Math.abs(Number(m[2]) - p[1])).toBeLessThan(1.5);
+      expect(Math.abs(Number(m[3]) - p[2])).toBeLessThan(0.01);
+    }
+  });
+
+  test('double-click shows one view alone; "m" brings the three back, still drawn and oriented', async ({ page }) => {
+    await page.goto('/viewer?synthetic=1');
+    expect((await waitForViews(page)).state).toBe('ready');
+    const grid = (await page.getByTestId('mpr').boundingBox())!;
+    await page.getByTestId('viewport-axial').dblclick();
+    await expect(page.getByTestId('viewport-coronal')).toBeHidden();
+    await expect(page.getByTestId('viewport-sagittal')).toBeHidden();
+    const big = (await page.getByTestId('viewport-axial').boundingBox())!;
+    expect(big.width).toBeGreaterThan(grid.width - 4);
+    await page.waitForTimeout(300);
+    expect(await litFraction(page, 'axial')).toBeGreaterThan(0.05);
+    const left = await page.evaluate(() => (window as unknown as W).__psoasview.worldToCanvas('axial', [90, 0, 0]));
+    expect(left[0]).toBeGreaterThan(big.width / 2);
+    const [g] = await greyAt(page, 'axial', [left]);
+    expect(g, 'bone-bright left marker drawn where worldToCanvas says (after the resize)').toBe(255);
+    await page.getByTestId('viewport-axial').hover();
+    await page.keyboard.press('m');
+    for (const v of VIEWS) await expect(page.getByTestId(`viewport-${v}`)).toBeVisible();
+    await page.waitForTimeout(300);
+    for (const v of VIEWS) expect(await litFraction(page, v), `${v} drawn again`).toBeGreaterThan(0.05);
+    await expectMarkers(page);
   });
 
   test('narrow screens stack the three views', async ({ page }) => {
     await page.setViewportSize({ width: 700, height: 900 });
-    await page.goto('/viewer?sample=1');
+    await page.goto('/viewer?synthetic=1');
     expect((await waitForViews(page)).state).toBe('ready');
     const a = (await page.getByTestId('viewport-axial').boundingBox())!;
     const c = (await page.getByTestId('viewport-coronal').boundingBox())!;
@@ -306,34 +379,35 @@ test.describe('phantom from the PACS', () => {
     await expectMarkers(page);
     await saveScreenshot(page, testInfo, 'phantom-mpr.png');
 
-    const left = centreline(ph.truth, 'left');
-    const right = centreline(ph.truth, 'right');
-    const mid = (pts: Vec3[]) => pts[Math.floor(pts.length / 2)];
+    type Truth = Record<string, { max_area_z_mm: number; start_lps: Vec3; end_lps: Vec3 }>;
+    const truth = ph.truth as Truth;
+    const inside = psoasInteriorPoints(ph.dir, truth);
     const box = (await page.getByTestId('viewport-axial').boundingBox())!;
-    for (const [side, p] of [
-      ['left', mid(left)],
-      ['right', mid(right)],
-    ] as const) {
+    for (const side of ['left', 'right'] as const) {
+      const p = inside[side];
       await page.evaluate((q) => (window as unknown as W).__psoasview.jumpTo(q), p);
       await page.waitForTimeout(300);
       const hu = await page.evaluate((q) => (window as unknown as W).__psoasview.huAtWorld(q), p);
-      expect(hu, `HU on the ${side} psoas centreline`).toBeGreaterThan(0);
-      expect(hu).toBeLessThan(150);
+      // Psoas in the phantom is muscle (+30..+80 HU) with noise (SD 12 HU).
+      expect(hu, `HU inside the ${side} psoas`).toBeGreaterThan(0);
+      expect(hu).toBeLessThan(130);
       const [x, y] = await page.evaluate((q) => (window as unknown as W).__psoasview.worldToCanvas('axial', q), p);
       // Radiological convention: patient's left on the image's right.
       if (side === 'left') expect(x, 'left psoas x on screen').toBeGreaterThan(box.width / 2);
       else expect(x, 'right psoas x on screen').toBeLessThan(box.width / 2);
       const [g] = await greyAt(page, 'axial', [[x, y]]);
+      // Screen grey is the windowed, interpolated image; ±40 grey levels ≈ ±63 HU absorbs noise and interpolation.
       expect(Math.abs(g - grey(hu)), `grey at the ${side} psoas (HU ${hu}) under W400/L40`).toBeLessThan(40);
+      expect(g, 'soft tissue is neither black nor white').toBeGreaterThan(60);
+      expect(g).toBeLessThan(230);
     }
     await saveScreenshot(page, testInfo, 'phantom-mpr-psoas-level.png');
 
-    // Coronal: head up. The most superior and most inferior centreline points of the left psoas.
-    const byZ = [...left].sort((a, b) => a[2] - b[2]);
-    const inf = byZ[0];
-    const sup = byZ[byZ.length - 1];
-    expect(sup[2] - inf[2]).toBeGreaterThan(20);
-    await page.evaluate((q) => (window as unknown as W).__psoasview.jumpTo(q), mid(left));
+    // Coronal: head up. The superior (start) and inferior (end) ends of the left psoas centreline.
+    const sup = truth.psoas_left.start_lps;
+    const inf = truth.psoas_left.end_lps;
+    expect(sup[2] - inf[2]).toBeGreaterThan(100);
+    await page.evaluate((q) => (window as unknown as W).__psoasview.jumpTo(q), inside.left);
     const ySup = (await page.evaluate((q) => (window as unknown as W).__psoasview.worldToCanvas('coronal', q), sup))[1];
     const yInf = (await page.evaluate((q) => (window as unknown as W).__psoasview.worldToCanvas('coronal', q), inf))[1];
     expect(ySup, 'superior point is higher on screen (smaller y) in the coronal view').toBeLessThan(yInf);

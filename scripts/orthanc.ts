@@ -183,6 +183,8 @@ function sleep(ms: number): Promise<void> {
 
 interface StateFile {
   pid: number;
+  /** The Node process that started it (a test runner, or the CLI, which exits right away). */
+  ownerPid: number;
   port: number;
   workDir: string;
   logFile: string;
@@ -219,7 +221,18 @@ export async function startOrthanc(opts: OrthancOptions): Promise<OrthancHandle>
   let status = await probePort(port);
   if (status !== 'free') {
     const prev = readState(port);
+    if (stateIsOurLiveOrthanc(prev) && prev.ownerPid !== process.pid && isAlive(prev.ownerPid)) {
+      // Another test run in this checkout is using it right now: do not pull the PACS from under it.
+      throw new PsoasError(
+        'BAD_ARGUMENT',
+        `Port ${port} is used by the test Orthanc of another run in progress (Orthanc pid ${prev.pid}, started by ` +
+          `pid ${prev.ownerPid}); wait for it to finish or use another port (ORTHANC_TEST_PORT=<port>).`,
+        port,
+        url,
+      );
+    }
     if (stateIsOurLiveOrthanc(prev)) {
+      // Left behind by a run that died before its teardown (or started with the CLI on this port): ours to stop.
       await stopOrthancPid(prev.pid);
       if (prev.removeOnStop) fs.rmSync(prev.workDir, { recursive: true, force: true });
       status = await probePort(port);
@@ -313,7 +326,15 @@ export async function startOrthanc(opts: OrthancOptions): Promise<OrthancHandle>
   }
 
   const pid = child.pid!;
-  const state: StateFile = { pid, port, workDir, logFile, removeOnStop, startedAt: new Date().toISOString() };
+  const state: StateFile = {
+    pid,
+    ownerPid: process.pid,
+    port,
+    workDir,
+    logFile,
+    removeOnStop,
+    startedAt: new Date().toISOString(),
+  };
   fs.mkdirSync(ORTHANC_STATE_DIR, { recursive: true });
   fs.writeFileSync(stateFilePath(port), JSON.stringify(state, null, 2));
 
@@ -335,10 +356,14 @@ async function stopByState(s: StateFile): Promise<void> {
   if (cur && cur.pid === s.pid) fs.rmSync(stateFilePath(s.port), { force: true });
 }
 
-/** Stops the Orthanc this module started on `port` (per its state file). Returns false when none was running. */
-export async function stopOrthancOnPort(port: number): Promise<boolean> {
+/**
+ * Stops the Orthanc this module started on `port` (per its state file). Returns false when none was running.
+ * With `onlyOwn`, leaves alone an Orthanc whose starting process is another live process (a concurrent run).
+ */
+export async function stopOrthancOnPort(port: number, opts: { onlyOwn?: boolean } = {}): Promise<boolean> {
   const s = readState(port);
   if (!s) return false;
+  if (opts.onlyOwn && s.ownerPid !== process.pid && isAlive(s.ownerPid)) return false;
   const alive = stateIsOurLiveOrthanc(s);
   await stopByState(s);
   return alive;

@@ -2,14 +2,14 @@
  * /viewer route: loads what the URL names (PACS study/series, sample, local files), shows progress, the
  * patient/series header, warnings, the series switcher, toolbar, help, and the three-view MPR.
  */
-import { useCallback, useEffect } from 'react';
+import { useCallback, useEffect, useSyncExternalStore } from 'react';
 import { MprViewer } from '../viewer/MprViewer';
-import { activeController, hoveredView } from '../viewer/active';
+import { activeController, hoveredView, maximizedView, setMaximizedView, subscribeActive } from '../viewer/active';
 import { DEFAULT_PRESET, WINDOW_PRESETS } from '../viewer/presets';
 import type { PrimaryTool } from '../viewer/cornerstone';
 import { ErrorNotice } from './ErrorBoundary';
 import { formatDicomDate, formatPersonName, formatSpacing } from './format';
-import { openFromQuery, switchSeries } from './loader';
+import { cancelLoading, openFromQuery, switchSeries } from './loader';
 import { toUiError } from './uiError';
 import { navigate, useRoute } from './router';
 import { useLoadStore, useViewerUiStore } from './stores';
@@ -30,6 +30,7 @@ export const SHORTCUTS: Array<[string, string]> = [
   ['↑ / ↓', 'Previous / next slice in the view under the mouse'],
   ['Page Up / Down', '10 slices'],
   ['r', 'Reset views (zoom, pan, slices, window)'],
+  ['m / double-click', 'The view under the mouse alone / all three'],
   ['?', 'This help'],
   ['Wheel', 'Scroll slices'],
   ['Middle drag', 'Pan'],
@@ -96,8 +97,41 @@ function Header() {
   );
 }
 
+/**
+ * The window (W/L, HU) the views show now, as "W/L" text, following drags and presets; '' before a volume shows.
+ * (A string snapshot so useSyncExternalStore can compare it.)
+ */
+function useCurrentWindow(): string {
+  return useSyncExternalStore(
+    (onChange) => {
+      let unsubController: (() => void) | undefined;
+      const attach = () => {
+        unsubController?.();
+        unsubController = activeController()?.subscribe(onChange);
+        onChange();
+      };
+      const unsubActive = subscribeActive(attach);
+      attach();
+      return () => {
+        unsubActive();
+        unsubController?.();
+      };
+    },
+    () => {
+      try {
+        const w = activeController()?.viewState('axial').window;
+        return w ? `${Math.round(w.width)}/${Math.round(w.center)}` : '';
+      } catch {
+        return '';
+      }
+    },
+  );
+}
+
 function Toolbar() {
   const ui = useViewerUiStore();
+  // A preset button is lit only while the views really show that window (a W/L drag turns it off).
+  const current = useCurrentWindow();
   const setTool = (t: PrimaryTool) => {
     activeController()?.setPrimaryTool(t);
     ui.set({ primaryTool: t });
@@ -122,7 +156,8 @@ function Toolbar() {
         <button
           key={p.id}
           type="button"
-          className={ui.presetId === p.id ? 'active' : ''}
+          className={current === `${p.width}/${p.center}` ? 'active' : ''}
+          aria-pressed={current === `${p.width}/${p.center}`}
           data-testid={`preset-${p.id}`}
           title={`W${p.width} / L${p.center} (${p.key})`}
           onClick={() => {
@@ -195,6 +230,10 @@ function useShortcuts() {
         c.setWindow(preset.width, preset.center);
         ui.set({ presetId: preset.id });
       } else if (e.key === 'r') resetAll();
+      else if (e.key === 'm') {
+        const v = hoveredView();
+        setMaximizedView(maximizedView() === v ? null : v);
+      }
       else if (e.key === 'c') {
         const next: PrimaryTool = ui.primaryTool === 'crosshairs' ? 'windowLevel' : 'crosshairs';
         c.setPrimaryTool(next);
@@ -221,6 +260,7 @@ export function ViewerPage() {
 
   useEffect(() => {
     void openFromQuery(search);
+    return () => cancelLoading();
   }, [search]);
 
   const onViewerError = useCallback((e: unknown) => {

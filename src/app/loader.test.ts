@@ -127,3 +127,25 @@ describe('local files that contain no image', () => {
     expect(st.error?.message).toContain(warnings[0].split(':')[0]);
   });
 });
+
+describe('cancelLoading', () => {
+  it('aborts the source load and leaves no error behind', async () => {
+    const { cancelLoading } = await import('./loader');
+    let seen: AbortSignal | undefined;
+    fake.source = source(
+      (_st, _se, _p, signal) =>
+        new Promise((_res, rej) => {
+          seen = signal;
+          signal?.addEventListener('abort', () => rej(new DOMException('aborted', 'AbortError')));
+        }),
+    );
+    const done = openFromQuery('?StudyInstanceUIDs=S1');
+    await vi.waitFor(() => expect(seen).toBeDefined());
+    expect(useLoadStore.getState().state).toBe('loading');
+    cancelLoading();
+    await done;
+    expect(seen?.aborted).toBe(true);
+    expect(useLoadStore.getState().state).toBe('idle');
+    expect(useLoadStore.getState().error).toBeNull();
+  });
+});

@@ -129,6 +129,13 @@ async function loadSeries(seriesUid: string, signal: AbortSignal): Promise<void>
   }
 }
 
+/** Stops an in-flight load (leaving the viewer); the sources receive the abort through their AbortSignal. */
+export function cancelLoading(): void {
+  abort?.abort();
+  abort = null;
+  if (useLoadStore.getState().state === 'loading') useLoadStore.getState().set({ state: 'idle', progress: null });
+}
+
 /** Switches the viewer to another series of the open study. */
 export async function switchSeries(seriesUid: string): Promise<void> {
   abort?.abort();

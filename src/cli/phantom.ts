@@ -139,8 +139,8 @@ export function runPhantomCli(argv: string[]): number {
     fs.rmSync(dicomDir, { recursive: true, force: true });
     fs.mkdirSync(dicomDir, { recursive: true });
     for (const f of files) fs.writeFileSync(path.join(dicomDir, f.name), f.bytes);
-    fs.writeFileSync(path.join(args.out, 'image.nii.gz'), writeNifti(r.image, { level: 4 }));
-    fs.writeFileSync(path.join(args.out, 'labels.nii.gz'), writeNifti(r.labels, { level: 4 }));
+    fs.writeFileSync(path.join(args.out, 'image.nii.gz'), writeNifti(r.image, { level: 1 }));
+    fs.writeFileSync(path.join(args.out, 'labels.nii.gz'), writeNifti(r.labels, { level: 1 }));
     fs.writeFileSync(path.join(args.out, 'truth.json'), JSON.stringify(r.truth, null, 2) + '\n');
     const t3 = performance.now();
     fs.writeFileSync(

@@ -2,13 +2,13 @@
  * Three-view MPR (axial, coronal, sagittal) of one registered volume, with orientation markers, per-view info
  * overlay (slice position in mm, window, HU and LPS position under the cursor).
  */
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { Vec3 } from '../core/geometry';
 import { worldToIndex } from '../core/geometry';
 import { getVolume } from './registry';
 import { valueAtWorld } from './sampling';
 import { MprController, VIEW_NAMES, initCornerstone, type ViewName, type ViewState } from './cornerstone';
-import { activeController, setActiveController, setHoveredView } from './active';
+import { activeController, maximizedView, setActiveController, setHoveredView, setMaximizedView, subscribeMaximized } from './active';
 
 const TITLES: Record<ViewName, string> = { axial: 'Axial', coronal: 'Coronal', sagittal: 'Sagittal' };
 /** The LPS axis a view's slice position is reported along, for the standard orientations. */
@@ -48,8 +48,8 @@ function ViewOverlay({ name, state, probe, volumeId }: { name: ViewName; state: 
           Slice {state.sliceIndex + 1}/{state.sliceCount} · {AXIS_LABEL[ax]} = {fmt(state.focalPoint[ax])} mm
         </div>
       </div>
-      <div className="corner corner-bl">
-        W {Math.round(state.window.width)} / L {Math.round(state.window.center)} · zoom {fmt(state.zoom, 2)}×
+      <div className="corner corner-bl" data-testid={`wl-${name}`}>
+        W {Math.round(state.window.width)} / L {Math.round(state.window.center)}
       </div>
       <div className="corner corner-br" data-testid={`probe-${name}`}>
         {probe ? (
@@ -72,6 +72,17 @@ export function MprViewer({ volumeId, onError }: { volumeId: string; onError: (e
   const [controller, setController] = useState<MprController | null>(null);
   const [probe, setProbe] = useState<Partial<Record<ViewName, Probe | null>>>({});
   const [tick, setTick] = useState(0);
+  const maximized = useSyncExternalStore(subscribeMaximized, maximizedView);
+
+  // One view alone or three: the grid keeps its size, so tell Cornerstone the canvases changed.
+  useEffect(() => {
+    if (!controller) return;
+    const raf = requestAnimationFrame(() => controller.resize(true));
+    return () => cancelAnimationFrame(raf);
+  }, [controller, maximized]);
+
+  // Leaving the viewer restores the three-view layout for the next study.
+  useEffect(() => () => setMaximizedView(null), []);
 
   // Create the rendering engine once per mount.
   useEffect(() => {
@@ -139,7 +150,7 @@ export function MprViewer({ volumeId, onError }: { volumeId: string; onError: (e
   };
 
   return (
-    <div className="mpr-grid" ref={gridRef} data-testid="mpr">
+    <div className={`mpr-grid${maximized ? ' max' : ''}`} ref={gridRef} data-testid="mpr" data-maximized={maximized ?? ''}>
       {VIEW_NAMES.map((name) => {
         let st: ViewState | null = null;
         if (controller && tick > 0) {
@@ -152,8 +163,10 @@ export function MprViewer({ volumeId, onError }: { volumeId: string; onError: (e
         return (
           <div
             key={name}
-            className="viewport"
+            className={`viewport${maximized === name ? ' maximized' : ''}`}
             data-testid={`viewport-${name}`}
+            title="Double-click: this view alone / all three"
+            onDoubleClick={() => setMaximizedView(maximized === name ? null : name)}
             onMouseMove={onMove(name)}
             onMouseLeave={() => setProbe((p) => ({ ...p, [name]: null }))}
             onContextMenu={(e) => e.preventDefault()}

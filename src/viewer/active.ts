@@ -32,3 +32,21 @@ export function hoveredView(): ViewName {
 export function setHoveredView(v: ViewName): void {
   hovered = v;
 }
+
+/** The view shown alone (double-click or "m"), or null for the three-view layout. */
+let maximized: ViewName | null = null;
+const maxListeners = new Set<() => void>();
+
+export function maximizedView(): ViewName | null {
+  return maximized;
+}
+
+export function setMaximizedView(v: ViewName | null): void {
+  maximized = v;
+  maxListeners.forEach((l) => l());
+}
+
+export function subscribeMaximized(l: () => void): () => void {
+  maxListeners.add(l);
+  return () => maxListeners.delete(l);
+}

@@ -21,8 +21,10 @@ import {
   Enums as ToolEnums,
   PanTool,
   StackScrollTool,
+  SynchronizerManager,
   ToolGroupManager,
   WindowLevelTool,
+  synchronizers,
   ZoomTool,
   addTool,
   init as toolsInit,
@@ -40,6 +42,8 @@ export type PrimaryTool = 'windowLevel' | 'pan' | 'zoom' | 'crosshairs';
 
 const ENGINE_ID = 'psoasview-engine';
 const TOOL_GROUP_ID = 'psoasview-mpr';
+/** Links window/level across the three views (a radiologist windows the study, not one view). */
+const VOI_SYNC_ID = 'psoasview-voi';
 const ORIENTATION: Record<ViewName, CoreEnums.OrientationAxis> = {
   axial: CoreEnums.OrientationAxis.AXIAL,
   coronal: CoreEnums.OrientationAxis.CORONAL,
@@ -145,6 +149,7 @@ export class MprController {
   private volumeId: string | null = null;
   private shownRegistryId: string | null = null;
   private destroyed = false;
+  private volume: Volume | null = null;
   private primary: PrimaryTool = 'windowLevel';
   private listeners = new Set<() => void>();
   private readonly onChange = () => this.listeners.forEach((l) => l());
@@ -174,6 +179,9 @@ export class MprController {
       getReferenceLineSlabThicknessControlsOn: () => false,
     });
     for (const name of VIEW_NAMES) tg.addViewport(name, ENGINE_ID);
+    SynchronizerManager.destroySynchronizer(VOI_SYNC_ID);
+    const voiSync = synchronizers.createVOISynchronizer(VOI_SYNC_ID, { syncInvertState: false, syncColormap: false });
+    for (const name of VIEW_NAMES) voiSync.add({ renderingEngineId: ENGINE_ID, viewportId: name });
     this.applyBindings();
     for (const name of VIEW_NAMES) {
       elements[name].addEventListener(CoreEnums.Events.CAMERA_MODIFIED, this.onChange);
@@ -229,6 +237,7 @@ export class MprController {
 
   async setVolume(registryId: string, v: Volume): Promise<void> {
     this.shownRegistryId = null;
+    this.volume = v;
     const volumeId = ensureCornerstoneVolume(registryId, v);
     this.volumeId = volumeId;
     await setVolumesForViewports(this.engine, [{ volumeId }], [...VIEW_NAMES]);
@@ -262,8 +271,56 @@ export class MprController {
     this.onChange();
   }
 
+  /**
+   * Zooms a view so the whole volume just fits (2% margin) with square pixels: the in-plane extent of the
+   * volume's corner points along the screen axes (mm) against the canvas aspect ratio. Cornerstone's own reset
+   * fits a bounding sphere, which leaves tall coronal/sagittal images cropped or small.
+   */
+  private fitToVolume(name: ViewName): void {
+    const v = this.volume;
+    const vp = this.viewport(name);
+    const w = vp.element.clientWidth;
+    const h = vp.element.clientHeight;
+    if (!v || w <= 0 || h <= 0) return;
+    const cam = vp.getCamera();
+    const up = cam.viewUp as Vec3;
+    const n = cam.viewPlaneNormal as Vec3;
+    const right: Vec3 = [up[1] * n[2] - up[2] * n[1], up[2] * n[0] - up[0] * n[2], up[0] * n[1] - up[1] * n[0]];
+    const g = v.geometry;
+    let minU = Infinity;
+    let maxU = -Infinity;
+    let minR = Infinity;
+    let maxR = -Infinity;
+    for (const ci of [-0.5, g.dimensions[0] - 0.5])
+      for (const cj of [-0.5, g.dimensions[1] - 0.5])
+        for (const ck of [-0.5, g.dimensions[2] - 0.5]) {
+          // LPS (mm) of a corner of the voxel grid (voxel edges, not centres)
+          const a = ci * g.spacing[0];
+          const b = cj * g.spacing[1];
+          const c = ck * g.spacing[2];
+          const d = g.direction;
+          const p: Vec3 = [
+            g.origin[0] + d[0] * a + d[3] * b + d[6] * c,
+            g.origin[1] + d[1] * a + d[4] * b + d[7] * c,
+            g.origin[2] + d[2] * a + d[5] * b + d[8] * c,
+          ];
+          const u = dot3(p, up);
+          const r = dot3(p, right);
+          minU = Math.min(minU, u);
+          maxU = Math.max(maxU, u);
+          minR = Math.min(minR, r);
+          maxR = Math.max(maxR, r);
+        }
+    // parallelScale = half the world height (mm) shown by the canvas.
+    const half = Math.max((maxU - minU) / 2, ((maxR - minR) / 2) * (h / w)) * 1.02;
+    if (Number.isFinite(half) && half > 0) vp.setCamera({ parallelScale: half });
+  }
+
   resetViews(): void {
-    for (const n of VIEW_NAMES) this.viewport(n).resetCamera();
+    for (const n of VIEW_NAMES) {
+      this.viewport(n).resetCamera();
+      this.fitToVolume(n);
+    }
     // Crosshairs keep their own centre: reset it to the new cameras.
     this.engine.render();
     this.onChange();
@@ -273,9 +330,24 @@ export class MprController {
     return this.destroyed;
   }
 
-  resize(): void {
+  /**
+   * Re-fits canvases to their boxes. `fit`: also re-zoom each view so the volume fills it again, keeping the
+   * current slices (used when the layout changes between one view and three).
+   */
+  resize(fit = false): void {
     if (this.destroyed) return;
     this.engine.resize(true, true);
+    if (fit) {
+      for (const n of VIEW_NAMES) {
+        const vp = this.viewport(n);
+        // zero-size (hidden) views keep their camera
+        if (vp.element.clientWidth > 0 && vp.element.clientHeight > 0) {
+          vp.resetCamera({ resetPan: true, resetZoom: true, resetToCenter: false });
+          this.fitToVolume(n);
+        }
+      }
+      this.engine.render();
+    }
     this.onChange();
   }
 
@@ -352,6 +424,7 @@ export class MprController {
     }
     this.listeners.clear();
     ToolGroupManager.destroyToolGroup(TOOL_GROUP_ID);
+    SynchronizerManager.destroySynchronizer(VOI_SYNC_ID);
     this.engine.destroy();
   }
 }

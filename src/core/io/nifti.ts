@@ -56,15 +56,12 @@ export function readNifti(bytes: Uint8Array, source = 'NIfTI file', opts: ReadNi
   if (buf.length < 348) throw new PsoasError('NOT_NIFTI', `${source} is not a NIfTI file: only ${buf.length} bytes`, buf.length, source);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   // sizeof_hdr: 348 (NIfTI-1) or 540 (NIfTI-2), either endianness
-  let le = true;
-  let version = 0;
   const h1 = dv.getInt32(0, true);
   const h2 = dv.getInt32(0, false);
-  if (h1 === 348) version = 1;
-  else if (h2 === 348) ((version = 1), (le = false));
-  else if (h1 === 540) version = 2;
-  else if (h2 === 540) ((version = 2), (le = false));
-  else throw new PsoasError('NOT_NIFTI', `${source} is not a NIfTI file: header size field is ${h1}, expected 348 or 540`, h1, source);
+  const le = h1 === 348 || h1 === 540;
+  const hdr = le ? h1 : h2;
+  const version = hdr === 348 ? 1 : hdr === 540 ? 2 : 0;
+  if (version === 0) throw new PsoasError('NOT_NIFTI', `${source} is not a NIfTI file: header size field is ${h1}, expected 348 or 540`, h1, source);
   const magic = (off: number, n: number) => String.fromCharCode(...buf.subarray(off, off + n)).replace(/\0+$/, '');
   let dims: number[];
   let datatype: number;
@@ -232,7 +229,7 @@ export interface WriteNiftiOptions {
 /** Quaternion (b, c, d) and qfac of a rotation+reflection matrix (nifti_mat44_to_quatern, for orthonormal R). */
 function matToQuatern(R0: number[][]): { b: number; c: number; d: number; qfac: number } {
   const R = R0.map((r) => r.slice());
-  let det =
+  const det =
     R[0][0] * (R[1][1] * R[2][2] - R[1][2] * R[2][1]) -
     R[0][1] * (R[1][0] * R[2][2] - R[1][2] * R[2][0]) +
     R[0][2] * (R[1][0] * R[2][1] - R[1][1] * R[2][0]);
@@ -240,7 +237,6 @@ function matToQuatern(R0: number[][]): { b: number; c: number; d: number; qfac: 
   if (det < 0) {
     qfac = -1;
     for (let r = 0; r < 3; r++) R[r][2] = -R[r][2];
-    det = -det;
   }
   const [r11, r12, r13] = R[0];
   const [r21, r22, r23] = R[1];
@@ -294,13 +290,16 @@ export function writeNifti(volume: Volume, opts: WriteNiftiOptions = {}): Uint8A
   if (volume.data.length !== n)
     throw new PsoasError('BAD_ARGUMENT', `writeNifti: data has ${volume.data.length} values, geometry ${nx}x${ny}x${nz} needs ${n}`, volume.data.length);
   const data = volume.data;
-  let datatype: number;
-  let bitpix: number;
-  if (data instanceof Uint8Array) ((datatype = DT.UINT8), (bitpix = 8));
-  else if (data instanceof Int16Array) ((datatype = DT.INT16), (bitpix = 16));
-  else if (data instanceof Uint16Array) ((datatype = DT.UINT16), (bitpix = 16));
-  else if (data instanceof Int32Array) ((datatype = DT.INT32), (bitpix = 32));
-  else ((datatype = DT.FLOAT32), (bitpix = 32));
+  const [datatype, bitpix] =
+    data instanceof Uint8Array
+      ? [DT.UINT8, 8]
+      : data instanceof Int16Array
+        ? [DT.INT16, 16]
+        : data instanceof Uint16Array
+          ? [DT.UINT16, 16]
+          : data instanceof Int32Array
+            ? [DT.INT32, 32]
+            : [DT.FLOAT32, 32];
   const bp = bitpix / 8;
   const off = 352;
   const out = new Uint8Array(off + n * bp);

@@ -25,7 +25,7 @@ import {
   intersect,
   offset,
   prism,
-  subtract,
+  rotMul,
   union,
   zCylinder,
 } from './shapes';
@@ -39,6 +39,11 @@ export interface Structure {
   sd: number;
   priority: number;
   shape: Shape;
+  /**
+   * Bones: a core (cancellous bone / marrow) deeper than `depth` mm inside the shape gets `hu`/`sd` instead
+   * (the outer `depth` mm is the cortex). One distance evaluation serves both.
+   */
+  core?: { hu: number; sd: number; depth: number };
 }
 
 export interface Anatomy {
@@ -99,7 +104,7 @@ export function buildAnatomy(seed: number): Anatomy {
   const spineX = rng.normal(0, 2.5); // midline offset of the spine (mm)
   const spineY = rng.normal(0, 6); // AP offset of the spine relative to the body outline (mm)
   const scoliosis = rng.normal(0, 3); // lateral bow amplitude (mm)
-  const psoasScale = rng.clippedNormal(1.0, 0.13); // sarcopenia ↔ athletic
+  const psoasScale = rng.clippedNormal(1.0, 0.13, 1.6); // sarcopenia ↔ athletic (0.79..1.21)
   const psoasAspect = rng.clippedNormal(1.0, 0.08);
   const pelvisW = rng.clippedNormal(1.0, 0.05) * lerp(1, bodyScaleX, 0.3);
   const musc = rng.clippedNormal(50, 5); // skeletal muscle HU (psoas, paraspinal, QL... all the same)
@@ -145,8 +150,8 @@ export function buildAnatomy(seed: number): Anatomy {
   const zH = femoralHead;
   const trunkKnots: [number, number, number][] = [
     // z, half-width a, half-depth b (before per-seed scaling)
-    [zH - 85, 140, 85],
-    [zH - 60, 168, 100],
+    [zH - 78, 105, 62],
+    [zH - 60, 160, 96],
     [zH - 20, 178, 110],
     [zH + 40, 175, 112],
     [L5top, 162, 112],
@@ -159,22 +164,24 @@ export function buildAnatomy(seed: number): Anatomy {
   ];
   const bodyA = (a: number) => a * bodyScaleX;
   const bodyB = (b: number) => b * bodyScaleY;
-  const trunkZmin = zH - 85;
+  const trunkZmin = zH - 78;
   const trunkZmax = T1top + 30;
   const knotsWith = (inset: number): ZKnot[] =>
     trunkKnots.map(([kz, a, b]) => ({ z: kz, cx: 0, cy: 0, a: Math.max(10, bodyA(a) - inset), b: Math.max(10, bodyB(b) - inset) }));
   const trunk = zCylinder(knotsWith(0), trunkZmin, trunkZmax, 30);
   const thighR = 78 * lerp(1, bodyScaleX, 0.7);
   const xThigh = 88 * pelvisW + 12;
-  const yThigh = (zH > 0 ? 0 : 0) + 8;
-  const thighZmax = zH - 20;
+  const yThigh = 8; // thighs sit slightly posterior of the trunk centre (mm)
+  const thighZmax = zH;
   const thighZmin = zH - 700;
   const thigh = (side: number, inset: number) =>
     zCylinder(
       [
         { z: thighZmin, cx: side * xThigh, cy: yThigh, a: thighR * 0.8 - inset, b: thighR * 0.8 - inset },
         { z: zH - 120, cx: side * xThigh, cy: yThigh, a: thighR - inset, b: thighR - inset },
-        { z: thighZmax, cx: side * (xThigh - 10), cy: yThigh, a: thighR + 10 - inset, b: thighR + 5 - inset },
+        { z: zH - 55, cx: side * xThigh, cy: yThigh, a: thighR + 4 - inset, b: thighR - inset },
+        // the top of each thigh lies inside the trunk, so the outline has no step at the groin
+        { z: thighZmax, cx: side * (xThigh - 20), cy: yThigh, a: thighR * 0.6 - inset, b: thighR * 0.6 - inset },
       ],
       thighZmin,
       thighZmax,
@@ -229,8 +236,6 @@ export function buildAnatomy(seed: number): Anatomy {
   add('mediastinum_fat', 0, fat + 30, 15, 3.5, prism(0, -20, 35, 55, zDia + 60, T1top + 10));
 
   // ---- abdominal organs -------------------------------------------------------------------------------------
-  const yAnt = (zz: number) => -bodyB(112) + fatT + wallT; // inner surface of the anterior wall (approx.)
-  void yAnt;
   // stomach with an anterior gas cap
   const stomach = ellipsoid([48, -42, T12L1 + 45], [45, 33, 55], axisAngle([0, 1, 0], -25));
   add('stomach', LABEL.gastrointestinal_tract, 28, 18, 5, intersect(stomach, offset(cavity, -2)));
@@ -292,9 +297,8 @@ export function buildAnatomy(seed: number): Anatomy {
   for (const side of [1, -1]) {
     const zc = mid(V.L1) - 8 + (side < 0 ? -12 : 0) + rng.normal(0, 5);
     const c: Vec3 = [side * (76 + rng.normal(0, 3)) + spineX, yVs(zc) + 10, zc];
-    const rot = axisAngle([0, 0, 1], side * 30);
-    const rot2 = axisAngle([0, 1, 0], side * -12);
-    const rr = [rot2[0] * rot[0] + rot2[1] * rot[3] + rot2[2] * rot[6]]; void rr;
+    // hilum faces anteromedially (30° about z), upper pole tilted medially (12° about y)
+    const rot = rotMul(axisAngle([0, 0, 1], side * 30), axisAngle([0, 1, 0], side * -12));
     const kidney = ellipsoid(c, [25, 22, rng.uniform(48, 58)], rot);
     const lbl = side > 0 ? LABEL.kidney_left : LABEL.kidney_right;
     add(side > 0 ? 'kidney_left' : 'kidney_right', lbl, 32, 10, 8, kidney);
@@ -369,10 +373,8 @@ export function buildAnatomy(seed: number): Anatomy {
 
   // ---- bones ----------------------------------------------------------------------------------------------
   const CORT = 650;
-  const addBone = (name: string, label: number, shape: Shape, core: number, cortexMm: number, pr = 11) => {
-    add(name, label, CORT, 30, pr, shape);
-    add(name + '_core', label, core, 25, pr + 0.01, offset(shape, -cortexMm));
-  };
+  const addBone = (name: string, label: number, shape: Shape, core: number, cortexMm: number, pr = 11) =>
+    S.push({ name, label, hu: CORT, sd: 30, priority: pr, shape, core: { hu: core, sd: 25, depth: cortexMm } });
   // vertebrae: body, disc below, neural arch, pedicles, spinous + transverse processes
   for (const v of verts) {
     const zc = mid(v);
@@ -512,28 +514,26 @@ export function buildAnatomy(seed: number): Anatomy {
     const asym = rng.clippedNormal(1, 0.05);
     const sc = psoasScale * asym;
     const j = () => rng.normal(0, 2.5);
-    const r = (a: number, b: number, z0: number) => ({ a: a * sc * psoasAspect, b: (b * sc) / psoasAspect, z0 });
-    const L1 = V.L1, L2 = V.L2, L3 = V.L3, L4 = V.L4;
-    const defs: [number, number, number, { a: number; b: number }][] = [];
-    // [x offset from spine midline (lateral, mm), y offset from the vertebral-body centre (mm), z, radii]
-    const r0 = r(6.5, 6, 0);
-    defs.push([L1.a + r0.a - 2, 4, (V.T12.zb + L1.zt) / 2, r0]);
-    const r1 = r(11, 10, 0);
-    defs.push([L1.a + 7 + r1.a * 0.4, 0, L1.zb - 4, r1]);
-    const r2 = r(17, 15, 0);
-    defs.push([L3.a + 14 + r2.a * 0.25, -6, mid(L3), r2]);
-    const r3 = r(21, 18, 0);
-    defs.push([L4.a + 20 + r3.a * 0.2, -14, L4.zb - 5, r3]);
-    const r4 = r(18, 16, 0);
-    defs.push([55 * pelvisW + r4.a * 0.2, -30, -8, r4]);
+    // cross-section semi-axes (mm): a lateral, b antero-posterior, scaled per seed and side
+    const r = (a: number, b: number) => ({ a: a * sc * psoasAspect, b: (b * sc) / psoasAspect });
+    const L1 = V.L1, L3 = V.L3, L4 = V.L4;
+    // control points: [lateral offset from the spine midline (mm), AP offset from the vertebral-body centre
+    // (mm, + = posterior), z (anatomy mm), semi-axes]. Origin beside T12/L1, widest around L4-L5.
+    const r0 = r(6.5, 6), r1 = r(11, 10), r2 = r(17, 15), r3 = r(21, 18), r4 = r(18, 16);
+    const defs: [number, number, number, { a: number; b: number }][] = [
+      [L1.a + r0.a - 2, 4, (V.T12.zb + L1.zt) / 2, r0],
+      [L1.a + 7 + r1.a * 0.4, 0, L1.zb - 4, r1],
+      [L3.a + 14 + r2.a * 0.25, -6, mid(L3), r2],
+      [L4.a + 20 + r3.a * 0.2, -14, L4.zb - 5, r3],
+      [55 * pelvisW + r4.a * 0.2, -30, -8, r4],
+    ];
     const pts: TubePoint[] = defs.map(([dx, dy, zz, rr]) => ({
       p: [xs(zz) + side * (dx + j()), yVs(zz) + dy + j(), zz + j()] as Vec3,
       a: rr.a,
       b: rr.b,
     }));
-    void L2;
     // over the pelvic brim, in front of the hip joint, then back to the lesser trochanter
-    const r5 = r(13, 12, 0);
+    const r5 = r(13, 12);
     pts.push({ p: [side * (xH - 12 + j()), yH - 28 + j(), zH + 40], a: r5.a, b: r5.b });
     const r6 = Math.max(6, 9 * sc);
     pts.push({ p: [side * (xH - 8), yH - rh - r6 - 3, zH], a: r6, b: r6 });

@@ -25,7 +25,12 @@ export interface Shape {
    * generator uses it to skip along a row of voxels far from the surface (sphere tracing) without evaluating.
    */
   lip?: number;
+  /** Same bound for points inside the shape (thin shapes need a much smaller one); default `lip`. */
+  lipIn?: number;
 }
+
+const lipOf = (s: Shape) => s.lip ?? 0;
+const lipInOf = (s: Shape) => s.lipIn ?? s.lip ?? 0;
 
 /** 3x3 rotation, row-major here (r[0..2] = first row): local = R^T (p - c) uses the columns as local axes. */
 export type Rot = [number, number, number, number, number, number, number, number, number];
@@ -127,7 +132,8 @@ export function ellipsoid(center: Vec3, semi: Vec3, rot: Rot = ID_ROT): Shape {
       return ellipsoidDist(lx, ly, lz, a, b, c);
     },
     boxes: [{ min: [cx - half[0], cy - half[1], cz - half[2]], max: [cx + half[0], cy + half[1], cz + half[2]] }],
-    lip: (0.8 * Math.min(a, b, c)) / Math.max(a, b, c),
+    lip: 0.5,
+    lipIn: (0.7 * Math.min(a, b, c)) / Math.max(a, b, c),
   };
 }
 
@@ -200,16 +206,6 @@ export function zCylinder(knots: ZKnot[], zmin: number, zmax: number, smoothMm =
     }
     for (let i = 0; i < n; i++) tab[4 * i + f] = raw[i];
   }
-  let maxX = -Infinity;
-  let minX = Infinity;
-  let maxY = -Infinity;
-  let minY = Infinity;
-  for (let i = 0; i < n; i++) {
-    minX = Math.min(minX, tab[4 * i] - tab[4 * i + 2]);
-    maxX = Math.max(maxX, tab[4 * i] + tab[4 * i + 2]);
-    minY = Math.min(minY, tab[4 * i + 1] - tab[4 * i + 3]);
-    maxY = Math.max(maxY, tab[4 * i + 1] + tab[4 * i + 3]);
-  }
   // boxes per 20 mm of z so that wide parts do not inflate the bounding rectangle of narrow parts
   const boxes: Box[] = [];
   const chunk = 20;
@@ -226,11 +222,16 @@ export function zCylinder(knots: ZKnot[], zmin: number, zmax: number, smoothMm =
     }
     boxes.push({ min: [bx0, by0, zc], max: [bx1, by1, zc1] });
   }
-  void minX; void maxX; void minY; void maxY;
   let ratio = 1;
-  for (let i = 0; i < n; i++) ratio = Math.min(ratio, Math.min(tab[4 * i + 2], tab[4 * i + 3]) / Math.max(tab[4 * i + 2], tab[4 * i + 3]));
+  let slope = 0; // steepest change of centre / semi-axes with z (mm per mm): the distance also varies along z
+  for (let i = 0; i < n; i++) {
+    ratio = Math.min(ratio, Math.min(tab[4 * i + 2], tab[4 * i + 3]) / Math.max(tab[4 * i + 2], tab[4 * i + 3]));
+    if (i > 0) for (let f = 0; f < 4; f++) slope = Math.max(slope, Math.abs(tab[4 * i + f] - tab[4 * (i - 1) + f]) / step);
+  }
+  const zf = 1 / Math.sqrt(1 + 4 * slope * slope);
   return {
-    lip: 0.7 * ratio,
+    lip: 0.6 * zf,
+    lipIn: 0.6 * ratio * zf,
     sdf(x, y, z) {
       let t = (z - z0) / step;
       if (t < 0) t = 0;
@@ -259,7 +260,8 @@ export function prism(cx: number, cy: number, a: number, b: number, zmin: number
       return d > dc ? d : dc;
     },
     boxes: [{ min: [cx - a, cy - b, zmin], max: [cx + a, cy + b, zmax] }],
-    lip: (0.8 * Math.min(a, b)) / Math.max(a, b),
+    lip: 0.5,
+    lipIn: (0.7 * Math.min(a, b)) / Math.max(a, b),
   };
 }
 
@@ -274,7 +276,8 @@ export function union(...shapes: Shape[]): Shape {
       return d;
     },
     boxes: shapes.flatMap((s) => s.boxes),
-    lip: Math.min(...shapes.map((s) => s.lip ?? 0)),
+    lip: Math.min(...shapes.map(lipOf)),
+    lipIn: Math.min(...shapes.map(lipInOf)),
   };
 }
 
@@ -289,7 +292,8 @@ export function intersect(a: Shape, b: Shape): Shape {
       return u > v ? u : v;
     },
     boxes,
-    lip: Math.min(a.lip ?? 0, b.lip ?? 0),
+    lip: Math.min(lipOf(a), lipOf(b), lipInOf(b)),
+    lipIn: Math.min(lipInOf(a), lipInOf(b), lipOf(b)),
   };
 }
 
@@ -302,7 +306,8 @@ export function subtract(a: Shape, b: Shape): Shape {
       return u > v ? u : v;
     },
     boxes: a.boxes,
-    lip: Math.min(a.lip ?? 0, b.lip ?? 0),
+    lip: Math.min(lipOf(a), lipOf(b), lipInOf(b)),
+    lipIn: Math.min(lipInOf(a), lipInOf(b), lipOf(b)),
   };
 }
 
@@ -317,6 +322,9 @@ export function offset(a: Shape, mm: number): Shape {
       min: [b.min[0] - g, b.min[1] - g, b.min[2] - g] as Vec3,
       max: [b.max[0] + g, b.max[1] + g, b.max[2] + g] as Vec3,
     })),
+    // a few-mm offset of an approximate distance keeps roughly the same bound; halve it to stay safe
+    lip: 0.5 * lipOf(a),
+    lipIn: 0.5 * lipInOf(a),
   };
 }
 
@@ -387,6 +395,7 @@ export class Tube implements Shape {
   private readonly cRad: Float64Array;
   private readonly cIdx: Int32Array;
   readonly lip: number;
+  readonly lipIn: number;
 
   constructor(points: TubePoint[], opts: { ds?: number; e1Hint?: Vec3; margin?: number } = {}) {
     if (points.length < 2) throw new Error('Tube needs at least two control points');
@@ -422,10 +431,12 @@ export class Tube implements Shape {
       out.push(catmullRom(q0.b, q1.b, q2.b, q3.b, t0, t1, t2, t3, u));
       return out;
     };
-    const perSeg = 400;
     const dense: number[][] = [];
     const cum: number[] = [0];
-    for (let seg = 0; seg < m - 1; seg++)
+    for (let seg = 0; seg < m - 1; seg++) {
+      // ~0.2 mm steps: arc length converges far below the voxel scale
+      const chord = Math.hypot(P[seg + 1].p[0] - P[seg].p[0], P[seg + 1].p[1] - P[seg].p[1], P[seg + 1].p[2] - P[seg].p[2]);
+      const perSeg = Math.max(32, Math.ceil(chord / 0.2));
       for (let k = seg === 0 ? 0 : 1; k <= perSeg; k++) {
         const v = evalAt(seg, k / perSeg);
         if (dense.length > 0) {
@@ -434,6 +445,7 @@ export class Tube implements Shape {
         }
         dense.push(v);
       }
+    }
     const L = cum[cum.length - 1];
     // 2. resample uniformly in arc length
     const n = Math.max(3, Math.ceil(L / ds) + 1);
@@ -549,7 +561,8 @@ export class Tube implements Shape {
     this.margin = margin;
     let ratio = 1;
     for (let i = 0; i < n; i++) ratio = Math.min(ratio, Math.min(this.ra[i], this.rb[i]) / Math.max(this.ra[i], this.rb[i]));
-    this.lip = 0.5 * ratio;
+    this.lip = 0.3;
+    this.lipIn = 0.3 * ratio;
     this.boxes = this.chunks.map((c) => c.box);
     const nc = this.chunks.length;
     this.cBox = new Float64Array(6 * nc);
@@ -582,7 +595,12 @@ export class Tube implements Shape {
     const pos = this.pos;
     const cb = this.cBox, cc = this.cCen, cr = this.cRad, ci = this.cIdx;
     const nc = cr.length;
-    for (let c = 0; c < nc; c++) {
+    // warm start: the chunk that held the previous answer first (consecutive voxels are neighbours), so the
+    // sphere bound below prunes most other chunks
+    const first = this.lastChunk;
+    for (let t = -1; t < nc; t++) {
+      const c = t < 0 ? first : t;
+      if (t >= 0 && c === first) continue;
       const o = 6 * c;
       if (x < cb[o] || x > cb[o + 3] || y < cb[o + 1] || y > cb[o + 4] || z < cb[o + 2] || z > cb[o + 5]) continue;
       // prune: no sample of this chunk can beat the best so far
@@ -598,12 +616,14 @@ export class Tube implements Shape {
         if (d < bd) {
           bd = d;
           best = i;
+          this.lastChunk = c;
         }
         if (i === i1) break;
       }
     }
     return best;
   }
+  private lastChunk = 0;
 
   /** Results of the last `locate` call (kept in fields: no allocation per voxel). */
   private ls = 0;

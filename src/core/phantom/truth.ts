@@ -74,9 +74,13 @@ export function tubeTruth(
       maxAreaZ = pos[3 * i + 2] + shift[2];
     }
   }
+  // whole bounding box inside the FOV (convex) ⇒ nothing is cut, no quadrature needed
+  let boxInside = true;
+  for (let c = 0; c < 8 && boxInside; c++)
+    boxInside = inFov(c & 1 ? bmax[0] : bmin[0], c & 2 ? bmax[1] : bmin[1], c & 4 ? bmax[2] : bmin[2]);
   // in-FOV volume by quadrature (midpoint in s, polar grid over the ellipse)
-  const NR = 16;
-  const NT = 48;
+  const NR = boxInside ? 0 : 12;
+  const NT = 36;
   let volIn = 0;
   let volAll = 0;
   for (let i = 0; i < n - 1; i++) {
@@ -104,8 +108,8 @@ export function tubeTruth(
     }
   }
   // the quadrature of the full shape must agree with the closed form; scale the in-FOV part onto it
-  const volumeInFov = volAll > 0 ? (volIn / volAll) * vol : 0;
-  const truncated = volIn < volAll * (1 - 1e-9);
+  const volumeInFov = boxInside ? vol : volAll > 0 ? (volIn / volAll) * vol : 0;
+  const truncated = !boxInside && volIn < volAll * (1 - 1e-9);
   const p0: Vec3 = [pos[0] + shift[0], pos[1] + shift[1], pos[2] + shift[2]];
   const p1: Vec3 = [pos[3 * (n - 1)] + shift[0], pos[3 * (n - 1) + 1] + shift[1], pos[3 * (n - 1) + 2] + shift[2]];
   let len = 0;

@@ -1,0 +1,142 @@
+/**
+ * `psoasview measure <image> --mask <mask.nii.gz> [--map psoas_left=1,psoas_right=2] --out <dir>`
+ * Measures an existing label map (from any tool) on the CT's grid, exactly as `segment` measures its own mask.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PsoasError } from '../../core/errors';
+import { measureAll, DEFAULT_HU_WINDOW } from '../../measure';
+import {
+  DEFAULT_LABEL_MAP,
+  ensureOutDir,
+  parseCommandArgs,
+  parseHeight,
+  parseLabelMap,
+  parseNumberOption,
+  since,
+  UsageError,
+  type CliIO,
+} from './common';
+import { alignMaskToImage } from './grid';
+import { loadImage, loadMask } from './input';
+import { toolVersion } from './model';
+import { addTotals, describeInput, formatSummary, REPORT_FORMAT_VERSION, type MeasurementsReport } from './report';
+import { NOT_CT_HINT, requireCt } from './segment';
+
+export const MEASURE_USAGE = `Usage: psoasview measure <image> --mask <mask.nii[.gz]> --out <dir> [options]
+
+Measures the psoas in an existing label map (from psoasview or any other tool) on the CT's own grid and writes
+<dir>/measurements.json. Same figures as 'psoasview segment' (volume, centreline length, craniocaudal extent,
+max axial CSA and its level, mean HU, truncation; TPA/PMI at a level).
+
+  <image>                    the CT: a .nii/.nii.gz file, a folder of DICOM files, or a DICOMweb URL
+                             http(s)://host/dicom-web/studies/<StudyUID>/series/<SeriesUID>
+  --mask <file>              NIfTI label map (integers 0..255). On another grid than the image it is resampled
+                             nearest-neighbour onto the image grid (with a warning); labels outside the image
+                             are an error.
+  --map name=value,...       label values in the mask (default psoas_left=1,psoas_right=2; patient's sides)
+  --out <dir>                output folder (created if missing)
+  --level <z mm>             axial level (patient z, LPS mm, +z = head) for CSA-at-level and TPA, e.g. mid-L3
+  --height <m>               patient height in metres, for the psoas muscle index (needs --level)
+  --series <uid>             series to load when the folder/study holds several
+  --json                     print measurements.json to stdout instead of the table
+  -q, --quiet                no progress messages on stderr
+  -h, --help                 this text
+`;
+
+export async function measureCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseCommandArgs('measure', argv, {
+    mask: { type: 'string' },
+    map: { type: 'string' },
+    out: { type: 'string' },
+    level: { type: 'string' },
+    height: { type: 'string' },
+    series: { type: 'string' },
+    json: { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.out(MEASURE_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1)
+    throw new UsageError(`psoasview measure: expected one <image>, got ${positionals.length}${positionals.length ? ` (${positionals.join(' ')})` : ''}`, positionals);
+  if (!values.mask) throw new UsageError('psoasview measure: --mask <file> is required (the label map to measure)');
+  const labelMap = values.map !== undefined ? parseLabelMap(values.map) : { ...DEFAULT_LABEL_MAP };
+  const levelZmm = parseNumberOption('--level', values.level, 'mm (patient z)');
+  const heightM = parseHeight(values.height);
+  if (heightM !== undefined && levelZmm === undefined)
+    throw new UsageError('--height needs --level <z mm>: the PMI is the psoas area at a level (e.g. L3) divided by height²');
+  const outDir = await ensureOutDir(values.out, 'measure');
+  const progress = (t: string) => {
+    if (!values.quiet) io.err(t);
+  };
+
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  const loaded = await loadImage(positionals[0], { series: values.series, onProgress: progress });
+  requireCt(loaded.volume, loaded.source, NOT_CT_HINT);
+  const rawMask = await loadMask(values.mask);
+  timings.load = since(t);
+
+  const warnings = [...loaded.warnings];
+  const aligned = alignMaskToImage(loaded.volume, rawMask, values.mask, loaded.source);
+  warnings.push(...aligned.warnings);
+  const mask = aligned.mask;
+
+  // Labels in the mask that the map does not name (a multi-label map from another tool, or a wrong --map).
+  const counts = new Float64Array(256);
+  for (let v = 0; v < mask.data.length; v++) counts[mask.data[v]]++;
+  const mapped = new Set(Object.values(labelMap));
+  const unmapped = [...counts.keys()].filter((v) => v > 0 && counts[v] > 0 && !mapped.has(v));
+  const mappedPresent = Object.values(labelMap).some((v) => counts[v] > 0);
+  if (!mappedPresent && unmapped.length > 0)
+    throw new PsoasError(
+      'BAD_ARGUMENT',
+      `None of the labels of --map (${Object.entries(labelMap).map(([n, v]) => `${n}=${v}`).join(',')}) is in mask ${values.mask}; ` +
+        `it holds label(s) ${unmapped.map((v) => `${v} (${counts[v]} voxels)`).join(', ')}: give them with --map psoas_left=<v>,psoas_right=<v>`,
+      unmapped,
+      values.mask,
+    );
+  for (const [name, v] of Object.entries(labelMap))
+    if (counts[v] === 0)
+      warnings.push(
+        `${name} (label ${v}) is absent from ${values.mask}` +
+          (unmapped.length ? `; the mask holds label(s) ${unmapped.join(', ')}: check --map` : ''),
+      );
+  if (unmapped.length && mappedPresent)
+    warnings.push(`${values.mask} also holds label(s) ${unmapped.join(', ')}, not named in --map; ignored`);
+
+  t = performance.now();
+  progress('measuring');
+  const all = measureAll(loaded.volume, mask, labelMap, { levelZmm, heightM, source: values.mask });
+  timings.measure = since(t);
+  warnings.push(...all.warnings);
+  for (const [name, s] of Object.entries(all.structures)) for (const w of s.warnings) warnings.push(`${name}: ${w}`);
+
+  const report: MeasurementsReport = {
+    format_version: REPORT_FORMAT_VERSION,
+    tool: { name: 'psoasview', version: await toolVersion(), command: 'measure' },
+    created: new Date().toISOString(),
+    input: describeInput(loaded),
+    mask: { file: path.resolve(values.mask), labels: labelMap, resampled: aligned.resampled, reordered: aligned.reordered },
+    backend: null,
+    timings_ms: timings,
+    options: {
+      ...(levelZmm !== undefined ? { level_z_mm: levelZmm } : {}),
+      ...(heightM !== undefined ? { height_m: heightM } : {}),
+      hu_window: [...DEFAULT_HU_WINDOW] as [number, number],
+    },
+    structures: all.structures,
+    warnings,
+  };
+  addTotals(report, all);
+  // total = everything up to the result (load, align, measure); writing the JSON itself is not timed.
+  timings.total = since(t0);
+  const jsonPath = path.join(outDir, 'measurements.json');
+  await writeFile(jsonPath, JSON.stringify(report, null, 2) + '\n');
+  io.out(values.json ? JSON.stringify(report, null, 2) : `${formatSummary(report)}\nwrote   ${jsonPath}`);
+  return 0;
+}

@@ -1,0 +1,164 @@
+/**
+ * measurements.json (the CLI's result file) and the short human summary printed to stdout.
+ *
+ * Units: lengths and z levels in mm (patient LPS, +z = superior), areas in mm^2 (and cm^2 where named),
+ * volumes in mL, densities in HU, timings in milliseconds. Structure entries are src/measure's
+ * StructureMeasurements verbatim (snake_case, see src/measure/types.ts).
+ */
+import { indexToWorld, orientationCode, type Mat3, type Vec3, type VolumeGeometry } from '../../core/geometry';
+import type { Volume } from '../../core/volume';
+import type { AllMeasurements, StructureMeasurements } from '../../measure';
+import type { InputKind, LoadedInput } from './input';
+
+/** Bumped when a field of measurements.json changes meaning or is removed. */
+export const REPORT_FORMAT_VERSION = 1;
+
+export interface ReportInput {
+  source: string;
+  kind: InputKind;
+  dimensions: Vec3;
+  /** mm along i, j, k. */
+  spacing: Vec3;
+  /** LPS mm of the centre of voxel (0,0,0). */
+  origin: Vec3;
+  /** Column-major direction cosines (LPS), as core/geometry. */
+  direction: Mat3;
+  /** e.g. 'LPS' (axes i, j, k point towards patient Left, Posterior, Superior). */
+  orientation: string;
+  /** Lowest and highest patient z (LPS mm, +z = head) of the voxel centres: the range --level can take. */
+  z_range_mm: [number, number];
+  units: Volume['units'];
+  modality?: string;
+  study_instance_uid?: string;
+  series_instance_uid?: string;
+  series_description?: string;
+}
+
+export interface ReportModel {
+  name: string;
+  version: string;
+  /** sha256 (hex) of the ONNX file that ran. */
+  sha256: string;
+  /** Folder of the package. */
+  path: string;
+}
+
+export interface MeasurementsReport {
+  format_version: number;
+  tool: { name: 'psoasview'; version: string; command: 'segment' | 'measure' };
+  created: string;
+  /** Present when a model ran (segment). */
+  model?: ReportModel;
+  input: ReportInput;
+  mask: {
+    /** File written (segment) or read (measure). */
+    file: string;
+    /** Structure name → label value in that file. */
+    labels: Record<string, number>;
+    /** True when the mask was resampled nearest-neighbour onto the image grid (measure only). */
+    resampled?: boolean;
+    /** True when the mask held the image's voxels in another index order and was reordered exactly (measure only). */
+    reordered?: boolean;
+  };
+  /** Inference backend (e.g. 'onnxruntime-node/cpu'); null for measure. */
+  backend: string | null;
+  /** Stage timings (ms): load, each pipeline stage (segment), measure, write, total. */
+  timings_ms: Record<string, number>;
+  /** One line per pipeline step (segment): what was done on which grid. */
+  steps?: string[];
+  /** Measurement options used. */
+  options: { level_z_mm?: number; height_m?: number; hu_window: [number, number] };
+  structures: Record<string, StructureMeasurements>;
+  tpa_mm2?: number;
+  tpa_cm2?: number;
+  pmi_cm2_per_m2?: number;
+  warnings: string[];
+}
+
+function zRange(g: VolumeGeometry): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let c = 0; c < 8; c++) {
+    const z = indexToWorld(g, [c & 1 ? g.dimensions[0] - 1 : 0, c & 2 ? g.dimensions[1] - 1 : 0, c & 4 ? g.dimensions[2] - 1 : 0])[2];
+    lo = Math.min(lo, z);
+    hi = Math.max(hi, z);
+  }
+  return [lo, hi];
+}
+
+export function describeInput(loaded: LoadedInput): ReportInput {
+  const g = loaded.volume.geometry;
+  const m = loaded.volume.meta;
+  const out: ReportInput = {
+    source: loaded.source,
+    kind: loaded.kind,
+    dimensions: [...g.dimensions] as Vec3,
+    spacing: [...g.spacing] as Vec3,
+    origin: [...g.origin] as Vec3,
+    direction: [...g.direction] as Mat3,
+    orientation: orientationCode(g),
+    z_range_mm: zRange(g),
+    units: loaded.volume.units,
+  };
+  if (m.modality) out.modality = m.modality;
+  if (m.studyInstanceUid) out.study_instance_uid = m.studyInstanceUid;
+  if (m.seriesInstanceUid) out.series_instance_uid = m.seriesInstanceUid;
+  if (m.seriesDescription) out.series_description = m.seriesDescription;
+  return out;
+}
+
+/** Copies the study-level figures (TPA, PMI) of measureAll's result into the report. */
+export function addTotals(report: MeasurementsReport, all: AllMeasurements): void {
+  if (all.tpa_mm2 !== undefined) report.tpa_mm2 = all.tpa_mm2;
+  if (all.tpa_cm2 !== undefined) report.tpa_cm2 = all.tpa_cm2;
+  if (all.pmi_cm2_per_m2 !== undefined) report.pmi_cm2_per_m2 = all.pmi_cm2_per_m2;
+}
+
+const fmt = (x: number | null | undefined, digits: number): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
+
+/** Plain-text table: one row per structure, then totals and warnings. */
+export function formatSummary(r: MeasurementsReport): string {
+  const lines: string[] = [];
+  const i = r.input;
+  lines.push(`input   ${i.source}`);
+  lines.push(
+    `        ${i.dimensions.join('x')} voxels @ ${i.spacing.map((s) => +s.toFixed(3)).join('x')} mm, ${i.orientation}, ` +
+      `z ${i.z_range_mm[0].toFixed(1)}..${i.z_range_mm[1].toFixed(1)} mm`,
+  );
+  if (r.model) lines.push(`model   ${r.model.name} ${r.model.version} (sha256 ${r.model.sha256.slice(0, 12)}…) on ${r.backend}`);
+  lines.push(`mask    ${r.mask.file}${r.mask.resampled ? ' (resampled onto the image grid)' : ''}`);
+  const level = r.options.level_z_mm !== undefined;
+  const head = ['structure', 'label', 'volume mL', 'length mm', 'extent mm', 'max CSA cm²', 'at z mm', 'mean HU', ...(level ? ['CSA@level cm²'] : []), 'truncated'];
+  const rows = Object.entries(r.structures).map(([name, s]) => [
+    name,
+    String(s.label),
+    s.present ? fmt(s.volume_ml, 2) : 'absent',
+    s.present ? fmt(s.length_mm, 1) : '–',
+    s.present ? fmt(s.extent_mm, 1) : '–',
+    s.present ? fmt(s.max_csa_cm2, 2) : '–',
+    s.present ? fmt(s.max_csa_z_mm, 1) : '–',
+    s.present ? fmt(s.mean_hu, 1) : '–',
+    ...(level ? [s.present ? fmt(s.csa_at_level_cm2, 2) : '–'] : []),
+    s.present ? (s.truncated ? `yes (${s.truncated_reasons.join(', ')})` : 'no') : '–',
+  ]);
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
+  const line = (cells: string[]) => cells.map((x, c) => (c < 2 || c === cells.length - 1 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ').trimEnd();
+  lines.push('');
+  lines.push(line(head));
+  lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of rows) lines.push(line(row));
+  if (Object.values(r.structures).some((s) => s.truncated))
+    lines.push('truncated: the mask touches the edge of the scan; volume, length and extent are lower limits');
+  if (level) {
+    lines.push('');
+    lines.push(`level z = ${r.options.level_z_mm} mm: TPA ${fmt(r.tpa_cm2, 2)} cm²` + (r.pmi_cm2_per_m2 !== undefined ? `, PMI ${fmt(r.pmi_cm2_per_m2, 2)} cm²/m² (height ${r.options.height_m} m)` : ''));
+  }
+  if (r.warnings.length) {
+    lines.push('');
+    for (const w of r.warnings) lines.push(`warning: ${w}`);
+  }
+  const t = r.timings_ms;
+  lines.push('');
+  lines.push(`time    ${Object.entries(t).map(([k, v]) => `${k} ${v < 10 ? v.toFixed(1) : Math.round(v)} ms`).join(', ')}`);
+  return lines.join('\n');
+}
