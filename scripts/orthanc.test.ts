@@ -19,15 +19,8 @@ import {
   uploadFiles,
   type OrthancHandle,
 } from './orthanc';
+import { freePort, onPath } from './test-support';
 
-function onPath(bin: string): boolean {
-  try {
-    execFileSync('bash', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const haveOrthanc = onPath('Orthanc');
 const haveDcmodify = onPath('dcmodify');
 const j2kDir = path.resolve(__dirname, '..', '..', 'shared', 'data', 'real', 'abdomen-ct-dicom-20slices');
@@ -35,17 +28,6 @@ const haveJ2k = fs.existsSync(j2kDir);
 if (!haveOrthanc) console.warn('[orthanc.test] skipping Orthanc tests: no Orthanc binary (bash scripts/install-system-deps.sh)');
 if (!haveJ2k || !haveDcmodify) console.warn(`[orthanc.test] skipping upload tests: ${haveJ2k ? 'no dcmodify' : `${j2kDir} absent`}`);
 
-/** A port nobody listens on right now (bind to 0, read it, close). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 describe('orthanc config and ports', () => {
   it('config: local, unauthenticated, DICOMweb on /dicom-web/, and no DicomWeb.Host', () => {

@@ -4,14 +4,14 @@
  * uploaded, then the CLI is given the series URL (and a study URL, which picks the best CT series).
  * Skips with a printed reason when Orthanc, dcmodify or ../shared/data is absent.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOrthanc, uploadFiles, type OrthancHandle } from '../../scripts/orthanc';
+import { copyWithUids, freePort, onPath } from '../../scripts/test-support';
 import { readNifti } from '../core/io/nifti';
 import { tinyManifest } from '../pipeline/synthetic';
 
@@ -19,30 +19,12 @@ const REPO = path.resolve(__dirname, '../..');
 const BIN = path.join(REPO, 'bin', 'psoasview.mjs');
 const TINY_ONNX = path.join(REPO, 'src/inference/fixtures/tiny-conv3d-softmax.onnx');
 const REAL = path.resolve(REPO, '../shared/data/real/abdomen-ct-dicom-20slices');
-const onPath = (bin: string) => {
-  try {
-    execFileSync('bash', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
 const missing = [!onPath('Orthanc') && 'the Orthanc binary', !onPath('dcmodify') && 'dcmodify (dcmtk)', !existsSync(REAL) && REAL].filter(Boolean);
 if (missing.length) console.warn(`psoasview.orthanc.test: skipping: ${missing.join(', ')} absent`);
 
 const STUDY = '2.25.1618033988749894848204586834365';
 const SERIES = '2.25.1414213562373095048801688724209';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -63,17 +45,7 @@ describe.skipIf(missing.length > 0)('psoasview segment from a DICOMweb URL (real
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'psoasview-cli-orthanc-'));
-    const files = readdirSync(REAL)
-      .sort()
-      .map((f, k) => {
-        const dst = path.join(dir, f);
-        copyFileSync(path.join(REAL, f), dst);
-        chmodSync(dst, 0o644);
-        // prettier-ignore
-        execFileSync('dcmodify', ['-nb', '-i', `(0020,000D)=${STUDY}`, '-i', `(0020,000E)=${SERIES}`, '-i', `(0008,0018)=${SERIES}.${k + 1}`,
-          '-i', '(0008,0016)=1.2.840.10008.5.1.4.1.1.2', '-i', '(0010,0010)=ANON^CLI', '-i', '(0010,0020)=CLI01', dst]);
-        return dst;
-      });
+    const files = copyWithUids(REAL, dir, { study: STUDY, series: SERIES, patientName: 'ANON^CLI', patientId: 'CLI01' });
     pkg = path.join(dir, 'pkg');
     mkdirSync(pkg);
     copyFileSync(TINY_ONNX, path.join(pkg, 'model.onnx'));

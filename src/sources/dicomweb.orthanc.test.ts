@@ -5,41 +5,22 @@
  * Skips with a printed reason when Orthanc, dcmodify or ../shared/data is absent.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startOrthanc, uploadFiles, type OrthancHandle } from '../../scripts/orthanc';
+import { copyWithUids, freePort, onPath } from '../../scripts/test-support';
 import { createDicomWebSource } from './dicomweb';
 import { createLocalSource } from './local';
 import { pickBestSeries } from './select';
 
 const REAL = path.resolve(__dirname, '../../../shared/data/real/abdomen-ct-dicom-20slices');
-const onPath = (bin: string) => {
-  try {
-    execFileSync('bash', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
 const missing = [!onPath('Orthanc') && 'the Orthanc binary', !onPath('dcmodify') && 'dcmodify (dcmtk)', !existsSync(REAL) && REAL].filter(Boolean);
 if (missing.length) console.warn(`dicomweb.orthanc.test: skipping: ${missing.join(', ')} absent`);
 
 const STUDY = '2.25.31415926535897932384626433832795';
 const SERIES = '2.25.27182818284590452353602874713526';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 describe.skipIf(missing.length > 0)('DICOMweb source against a real Orthanc', () => {
   let h: OrthancHandle | undefined;
@@ -48,24 +29,7 @@ describe.skipIf(missing.length > 0)('DICOMweb source against a real Orthanc', ()
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'psoas-orthanc-src-'));
-    files = readdirSync(REAL)
-      .sort()
-      .map((f, k) => {
-        const dst = path.join(dir, f);
-        copyFileSync(path.join(REAL, f), dst);
-        chmodSync(dst, 0o644);
-        execFileSync('dcmodify', [
-          '-nb',
-          '-i', `(0020,000D)=${STUDY}`,
-          '-i', `(0020,000E)=${SERIES}`,
-          '-i', `(0008,0018)=${SERIES}.${k + 1}`,
-          '-i', '(0008,0016)=1.2.840.10008.5.1.4.1.1.2',
-          '-i', '(0010,0010)=ANON^REAL',
-          '-i', '(0010,0020)=REAL01',
-          dst,
-        ]);
-        return dst;
-      });
+    files = copyWithUids(REAL, dir, { study: STUDY, series: SERIES, patientName: 'ANON^REAL', patientId: 'REAL01' });
     h = await startOrthanc({ port: await freePort() });
     await uploadFiles(h.url, files);
   }, 60_000);
