@@ -8,20 +8,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { SHARED_DATA_DIR } from './fixtures';
-
-type Vec3 = [number, number, number];
-type View = 'axial' | 'coronal' | 'sagittal';
-interface Api {
-  state: string;
-  viewsReady: boolean;
-  error?: { code: string; message: string };
-  volume(): { dimensions: Vec3; spacing: Vec3; origin: Vec3; direction: number[]; source: string; warnings: string[] } | null;
-  huAtIndex(i: number, j: number, k: number): number;
-  orientationMarkers(v: View): { top: string; bottom: string; left: string; right: string };
-}
-type W = { __psoasview: Api };
+import { litFraction, saveScreenshot, waitForViews, type W } from './helpers';
 
 const NIFTI = path.join(SHARED_DATA_DIR, 'real', 'abdomen-ct-3mm.nii.gz');
 const J2K_DIR = path.join(SHARED_DATA_DIR, 'real', 'abdomen-ct-dicom-20slices');
@@ -29,45 +18,6 @@ const haveNifti = fs.existsSync(NIFTI);
 const haveJ2k = fs.existsSync(J2K_DIR);
 if (!haveNifti) console.warn(`[e2e] local NIfTI tests skipped: ${NIFTI} is absent (../shared/data not mounted)`);
 if (!haveJ2k) console.warn(`[e2e] local J2K tests skipped: ${J2K_DIR} is absent (../shared/data not mounted)`);
-
-async function waitForViews(page: Page, timeout = 90_000) {
-  await page.waitForFunction(
-    () => {
-      const a = (window as unknown as W).__psoasview;
-      return !!a && (a.viewsReady || a.state === 'error');
-    },
-    null,
-    { timeout },
-  );
-  return page.evaluate(() => {
-    const a = (window as unknown as W).__psoasview;
-    return { state: a.state, error: a.error };
-  });
-}
-
-async function litFraction(page: Page, view: View): Promise<number> {
-  const png = await page.getByTestId(`viewport-${view}`).screenshot();
-  return page.evaluate(async (b64) => {
-    const img = new Image();
-    img.src = `data:image/png;base64,${b64}`;
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.width;
-    c.height = img.height;
-    const ctx = c.getContext('2d')!;
-    ctx.drawImage(img, 0, 0);
-    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    let lit = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] > 30) lit++;
-    return lit / (d.length / 4);
-  }, png.toString('base64'));
-}
-
-async function saveScreenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
-  const file = testInfo.outputPath(name);
-  await page.screenshot({ path: file });
-  await testInfo.attach(name, { path: file, contentType: 'image/png' });
-}
 
 test('real abdominal CT NIfTI opened as a local file renders in three views', async ({ page }, testInfo) => {
   test.skip(!haveNifti, `${NIFTI} is absent (../shared/data not mounted)`);

@@ -7,106 +7,14 @@
  * patient's LEFT psoas must land on the image's RIGHT half of the axial view (radiological convention), and in
  * the coronal view a superior point must be higher on the screen than an inferior one.
  */
-import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { indexToWorld } from '../src/core/geometry';
 import { readNifti } from '../src/core/io/nifti';
 import { loadFixtures, phantomOrReason, viewerUrl } from './fixtures';
+import { EXPECTED_MARKERS, VIEWS, greyAt, litFraction, saveScreenshot, waitForViews, type Vec3, type View, type W } from './helpers';
 
-type Vec3 = [number, number, number];
-type View = 'axial' | 'coronal' | 'sagittal';
-interface Markers {
-  top: string;
-  bottom: string;
-  left: string;
-  right: string;
-}
-interface Api {
-  state: string;
-  viewsReady: boolean;
-  error?: { code: string; message: string };
-  volume(): { dimensions: Vec3; spacing: Vec3; origin: Vec3; seriesInstanceUid: string; source: string } | null;
-  huAtWorld(p: Vec3): number;
-  worldToCanvas(v: View, p: Vec3): [number, number];
-  jumpTo(p: Vec3): void;
-  orientationMarkers(v: View): Markers;
-}
-type W = { __psoasview: Api };
-
-const VIEWS: View[] = ['axial', 'coronal', 'sagittal'];
-const EXPECTED_MARKERS: Record<View, Markers> = {
-  axial: { top: 'A', bottom: 'P', left: 'R', right: 'L' },
-  coronal: { top: 'S', bottom: 'I', left: 'R', right: 'L' },
-  sagittal: { top: 'S', bottom: 'I', left: 'A', right: 'P' },
-};
-
-/** Waits for 'ready' with the three views drawn, or 'error'; returns the state. */
-async function waitForViews(page: Page, timeout = 90_000): Promise<{ state: string; error?: { code: string; message: string } }> {
-  await page.waitForFunction(
-    () => {
-      const a = (window as unknown as W).__psoasview;
-      return !!a && (a.viewsReady || a.state === 'error');
-    },
-    null,
-    { timeout },
-  );
-  return page.evaluate(() => {
-    const a = (window as unknown as W).__psoasview;
-    return { state: a.state, error: a.error };
-  });
-}
-
-/** Grey levels (R channel, 0..255) of a viewport's screenshot at CSS-px points (a 3x3 median against edges). */
-async function greyAt(page: Page, view: View, points: Array<[number, number]>): Promise<number[]> {
-  const png = await page.getByTestId(`viewport-${view}`).screenshot();
-  return page.evaluate(
-    async ({ b64, pts }) => {
-      const img = new Image();
-      img.src = `data:image/png;base64,${b64}`;
-      await img.decode();
-      const c = document.createElement('canvas');
-      c.width = img.width;
-      c.height = img.height;
-      const ctx = c.getContext('2d')!;
-      ctx.drawImage(img, 0, 0);
-      const scale = img.width / (document.querySelector('[data-testid="viewport-axial"]') as HTMLElement).getBoundingClientRect().width;
-      return pts.map(([x, y]) => {
-        const vals: number[] = [];
-        for (let dy = -1; dy <= 1; dy++)
-          for (let dx = -1; dx <= 1; dx++) vals.push(ctx.getImageData(Math.round(x * scale) + dx, Math.round(y * scale) + dy, 1, 1).data[0]);
-        vals.sort((a, b) => a - b);
-        return vals[4];
-      });
-    },
-    { b64: png.toString('base64'), pts: points },
-  );
-}
-
-/** Fraction of non-black pixels in a viewport (is anything drawn at all?). */
-async function litFraction(page: Page, view: View): Promise<number> {
-  const png = await page.getByTestId(`viewport-${view}`).screenshot();
-  return page.evaluate(async (b64) => {
-    const img = new Image();
-    img.src = `data:image/png;base64,${b64}`;
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.width;
-    c.height = img.height;
-    const ctx = c.getContext('2d')!;
-    ctx.drawImage(img, 0, 0);
-    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    let lit = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] > 30) lit++;
-    return lit / (d.length / 4);
-  }, png.toString('base64'));
-}
-
-async function saveScreenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
-  const file = testInfo.outputPath(name);
-  await page.screenshot({ path: file });
-  await testInfo.attach(name, { path: file, contentType: 'image/png' });
-}
 
 async function expectMarkers(page: Page): Promise<void> {
   for (const v of VIEWS) {
