@@ -58,36 +58,12 @@ export async function waitForViews(page: Page, timeout = 90_000): Promise<{ stat
   });
 }
 
-/** Grey levels (R channel, 0..255) of a viewport's screenshot at CSS-px points (a 3x3 median against edges). */
-export async function greyAt(page: Page, view: View, points: Array<[number, number]>): Promise<number[]> {
-  const png = await page.getByTestId(`viewport-${view}`).screenshot();
-  return page.evaluate(
-    async ({ b64, pts }) => {
-      const img = new Image();
-      img.src = `data:image/png;base64,${b64}`;
-      await img.decode();
-      const c = document.createElement('canvas');
-      c.width = img.width;
-      c.height = img.height;
-      const ctx = c.getContext('2d')!;
-      ctx.drawImage(img, 0, 0);
-      const scale = img.width / (document.querySelector('[data-testid="viewport-axial"]') as HTMLElement).getBoundingClientRect().width;
-      return pts.map(([x, y]) => {
-        const vals: number[] = [];
-        for (let dy = -1; dy <= 1; dy++)
-          for (let dx = -1; dx <= 1; dx++) vals.push(ctx.getImageData(Math.round(x * scale) + dx, Math.round(y * scale) + dy, 1, 1).data[0]);
-        vals.sort((a, b) => a - b);
-        return vals[4];
-      });
-    },
-    { b64: png.toString('base64'), pts: points },
-  );
-}
-
-/** Fraction of non-black pixels in a viewport (is anything drawn at all?). */
-export async function litFraction(page: Page, view: View): Promise<number> {
-  const png = await page.getByTestId(`viewport-${view}`).screenshot();
-  return page.evaluate(async (b64) => {
+/** Red channel (0..255) of a viewport's screenshot, decoded in the page, with screenshot px per CSS px. */
+async function viewportRed(page: Page, view: View): Promise<{ width: number; height: number; scale: number; red: number[] }> {
+  const vp = page.getByTestId(`viewport-${view}`);
+  const png = await vp.screenshot();
+  const cssWidth = (await vp.boundingBox())!.width;
+  const decoded = await page.evaluate(async (b64) => {
     const img = new Image();
     img.src = `data:image/png;base64,${b64}`;
     await img.decode();
@@ -97,10 +73,35 @@ export async function litFraction(page: Page, view: View): Promise<number> {
     const ctx = c.getContext('2d')!;
     ctx.drawImage(img, 0, 0);
     const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    let lit = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] > 30) lit++;
-    return lit / (d.length / 4);
+    const red: number[] = new Array(d.length / 4);
+    for (let i = 0; i < red.length; i++) red[i] = d[4 * i];
+    return { width: c.width, height: c.height, red };
   }, png.toString('base64'));
+  return { ...decoded, scale: decoded.width / cssWidth };
+}
+
+/** Grey levels (R channel, 0..255) of a viewport's screenshot at CSS-px points (a 3x3 median against edges). */
+export async function greyAt(page: Page, view: View, points: Array<[number, number]>): Promise<number[]> {
+  const { width, height, scale, red } = await viewportRed(page, view);
+  return points.map(([x, y]) => {
+    const vals: number[] = [];
+    for (let dy = -1; dy <= 1; dy++)
+      for (let dx = -1; dx <= 1; dx++) {
+        const px = Math.min(width - 1, Math.max(0, Math.round(x * scale) + dx));
+        const py = Math.min(height - 1, Math.max(0, Math.round(y * scale) + dy));
+        vals.push(red[px + width * py]);
+      }
+    vals.sort((a, b) => a - b);
+    return vals[4];
+  });
+}
+
+/** Fraction of non-black pixels in a viewport (is anything drawn at all?). */
+export async function litFraction(page: Page, view: View): Promise<number> {
+  const { red } = await viewportRed(page, view);
+  let lit = 0;
+  for (const r of red) if (r > 30) lit++;
+  return lit / red.length;
 }
 
 export async function saveScreenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {

@@ -123,3 +123,15 @@ export function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
+
+/**
+ * `--level <z mm>` and `--height <m>`, shared by `segment` and `measure`. The PMI needs both, so a height without a
+ * level is a usage error rather than a silently missing figure.
+ */
+export function parseLevelAndHeight(values: { level?: string; height?: string }): { levelZmm?: number; heightM?: number } {
+  const levelZmm = parseNumberOption('--level', values.level, 'mm (patient z)');
+  const heightM = parseHeight(values.height);
+  if (heightM !== undefined && levelZmm === undefined)
+    throw new UsageError('--height needs --level <z mm>: the PMI is the psoas area at a level (e.g. L3) divided by height²');
+  return { levelZmm, heightM };
+}

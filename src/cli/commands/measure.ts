@@ -5,14 +5,13 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PsoasError } from '../../core/errors';
-import { measureAll, DEFAULT_HU_WINDOW } from '../../measure';
+import { measureAll } from '../../measure';
 import {
   DEFAULT_LABEL_MAP,
   ensureOutDir,
   parseCommandArgs,
-  parseHeight,
+  parseLevelAndHeight,
   parseLabelMap,
-  parseNumberOption,
   since,
   UsageError,
   type CliIO,
@@ -20,7 +19,7 @@ import {
 import { alignMaskToImage } from './grid';
 import { loadImage, loadMask } from './input';
 import { toolVersion } from './model';
-import { addTotals, describeInput, formatSummary, REPORT_FORMAT_VERSION, type MeasurementsReport } from './report';
+import { addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
 import { NOT_CT_HINT, requireCt } from './segment';
 
 export const MEASURE_USAGE = `Usage: psoasview measure <image> --mask <mask.nii[.gz]> --out <dir> [options]
@@ -64,10 +63,7 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
     throw new UsageError(`psoasview measure: expected one <image>, got ${positionals.length}${positionals.length ? ` (${positionals.join(' ')})` : ''}`, positionals);
   if (!values.mask) throw new UsageError('psoasview measure: --mask <file> is required (the label map to measure)');
   const labelMap = values.map !== undefined ? parseLabelMap(values.map) : { ...DEFAULT_LABEL_MAP };
-  const levelZmm = parseNumberOption('--level', values.level, 'mm (patient z)');
-  const heightM = parseHeight(values.height);
-  if (heightM !== undefined && levelZmm === undefined)
-    throw new UsageError('--height needs --level <z mm>: the PMI is the psoas area at a level (e.g. L3) divided by height²');
+  const { levelZmm, heightM } = parseLevelAndHeight(values);
   const outDir = await ensureOutDir(values.out, 'measure');
   const progress = (t: string) => {
     if (!values.quiet) io.err(t);
@@ -113,8 +109,7 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
   progress('measuring');
   const all = measureAll(loaded.volume, mask, labelMap, { levelZmm, heightM, source: values.mask });
   timings.measure = since(t);
-  warnings.push(...all.warnings);
-  for (const [name, s] of Object.entries(all.structures)) for (const w of s.warnings) warnings.push(`${name}: ${w}`);
+  warnings.push(...measurementWarnings(all));
 
   const report: MeasurementsReport = {
     format_version: REPORT_FORMAT_VERSION,
@@ -125,9 +120,7 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
     backend: null,
     timings_ms: timings,
     options: {
-      ...(levelZmm !== undefined ? { level_z_mm: levelZmm } : {}),
-      ...(heightM !== undefined ? { height_m: heightM } : {}),
-      hu_window: [...DEFAULT_HU_WINDOW] as [number, number],
+      ...reportOptions(levelZmm, heightM),
     },
     structures: all.structures,
     warnings,

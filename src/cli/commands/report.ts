@@ -7,7 +7,7 @@
  */
 import { indexToWorld, orientationCode, type Mat3, type Vec3, type VolumeGeometry } from '../../core/geometry';
 import type { Volume } from '../../core/volume';
-import type { AllMeasurements, StructureMeasurements } from '../../measure';
+import { DEFAULT_HU_WINDOW, type AllMeasurements, type StructureMeasurements } from '../../measure';
 import type { InputKind, LoadedInput } from './input';
 
 /** Bumped when a field of measurements.json changes meaning or is removed. */
@@ -161,4 +161,26 @@ export function formatSummary(r: MeasurementsReport): string {
   lines.push('');
   lines.push(`time    ${Object.entries(t).map(([k, v]) => `${k} ${v < 10 ? v.toFixed(1) : Math.round(v)} ms`).join(', ')}`);
   return lines.join('\n');
+}
+
+/** The `options` block of measurements.json: the level and height the user gave, and the muscle HU window used. */
+export function reportOptions(levelZmm: number | undefined, heightM: number | undefined): MeasurementsReport['options'] {
+  return {
+    ...(levelZmm !== undefined ? { level_z_mm: levelZmm } : {}),
+    ...(heightM !== undefined ? { height_m: heightM } : {}),
+    hu_window: [...DEFAULT_HU_WINDOW] as [number, number],
+  };
+}
+
+/**
+ * Warnings of the measurement engine, the global ones first, then each structure's prefixed with its name.
+ * `absentNote`, when given, is added for a structure that is not in the mask (e.g. "the model found nothing").
+ */
+export function measurementWarnings(all: AllMeasurements, absentNote?: string): string[] {
+  const out = [...all.warnings];
+  for (const [name, s] of Object.entries(all.structures)) {
+    if (absentNote && !s.present) out.push(`${name}: ${absentNote}`);
+    for (const w of s.warnings) out.push(`${name}: ${w}`);
+  }
+  return out;
 }

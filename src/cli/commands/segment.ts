@@ -8,12 +8,12 @@ import path from 'node:path';
 import { PsoasError } from '../../core/errors';
 import { writeNifti } from '../../core/io/nifti';
 import type { Volume } from '../../core/volume';
-import { measureAll, DEFAULT_HU_WINDOW } from '../../measure';
+import { measureAll } from '../../measure';
 import { segment, type Stage } from '../../pipeline/run';
-import { ensureOutDir, parseCommandArgs, parseHeight, parseIntOption, parseNumberOption, round, since, UsageError, type CliIO } from './common';
+import { ensureOutDir, parseCommandArgs, parseIntOption, parseLevelAndHeight, round, since, UsageError, type CliIO } from './common';
 import { loadImage } from './input';
 import { findDefaultModel, modelsDir, sha256File, toolVersion } from './model';
-import { addTotals, describeInput, formatSummary, REPORT_FORMAT_VERSION, type MeasurementsReport } from './report';
+import { addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
 
 export const MASK_FILE = 'psoas-mask.nii.gz';
 export const REPORT_FILE = 'measurements.json';
@@ -72,10 +72,7 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
   }
   if (positionals.length !== 1)
     throw new UsageError(`psoasview segment: expected one <input>, got ${positionals.length}${positionals.length ? ` (${positionals.join(' ')})` : ''}`, positionals);
-  const levelZmm = parseNumberOption('--level', values.level, 'mm (patient z)');
-  const heightM = parseHeight(values.height);
-  if (heightM !== undefined && levelZmm === undefined)
-    throw new UsageError('--height needs --level <z mm>: the PMI is the psoas area at a level (e.g. L3) divided by height²');
+  const { levelZmm, heightM } = parseLevelAndHeight(values);
   const threads = parseIntOption('--threads', values.threads, 1, 256);
   const outDir = await ensureOutDir(values.out, 'segment');
   const progress = (t: string) => {
@@ -140,11 +137,7 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
     const all = measureAll(image, result.mask, labelMap, { levelZmm, heightM, source: maskPath });
     timings.measure = since(t);
 
-    const warnings = [...loaded.warnings, ...all.warnings];
-    for (const [name, s] of Object.entries(all.structures)) {
-      if (!s.present) warnings.push(`${name}: the model found nothing`);
-      for (const w of s.warnings) warnings.push(`${name}: ${w}`);
-    }
+    const warnings = [...loaded.warnings, ...measurementWarnings(all, 'the model found nothing')];
     timings.total = since(t0);
     const report: MeasurementsReport = {
       format_version: REPORT_FORMAT_VERSION,
@@ -157,9 +150,7 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
       timings_ms: timings,
       steps: result.steps.map((s) => `${s.step}: ${s.summary}`),
       options: {
-        ...(levelZmm !== undefined ? { level_z_mm: levelZmm } : {}),
-        ...(heightM !== undefined ? { height_m: heightM } : {}),
-        hu_window: [...DEFAULT_HU_WINDOW] as [number, number],
+        ...reportOptions(levelZmm, heightM),
       },
       structures: all.structures,
       warnings,
