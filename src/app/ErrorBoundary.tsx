@@ -26,10 +26,13 @@ export class ErrorBoundary extends Component<{ children: ReactNode }, { error: u
   }
 }
 
-/** The one way errors are shown: role="alert", data-testid="error", with the stable error code. */
-export function ErrorNotice({ code, message, onDismiss }: { code: string; message: string; onDismiss?: () => void }) {
+/**
+ * The one way errors are shown: role="alert", data-testid="error" (or `testId`, e.g. a panel's own errors), with
+ * the stable error code.
+ */
+export function ErrorNotice({ code, message, onDismiss, testId = 'error' }: { code: string; message: string; onDismiss?: () => void; testId?: string }) {
   return (
-    <div role="alert" data-testid="error" className="error-notice">
+    <div role="alert" data-testid={testId} className="error-notice">
       <span className="error-code">{code}</span>
       <span className="error-message">{message}</span>
       {onDismiss ? (

@@ -2,7 +2,7 @@
  * /viewer route: loads what the URL names (PACS study/series, sample, local files), shows progress, the
  * patient/series header, warnings, the series switcher, toolbar, help, and the three-view MPR.
  */
-import { useCallback, useEffect, useSyncExternalStore } from 'react';
+import { useCallback, useEffect, useMemo, useSyncExternalStore } from 'react';
 import { MprViewer } from '../viewer/MprViewer';
 import { activeController, hoveredView, maximizedView, setMaximizedView, subscribeActive } from '../viewer/active';
 import { DEFAULT_PRESET, WINDOW_PRESETS } from '../viewer/presets';
@@ -12,7 +12,9 @@ import { formatDicomDate, formatPersonName, formatSpacing } from './format';
 import { cancelLoading, openFromQuery, switchSeries } from './loader';
 import { toUiError } from './uiError';
 import { navigate, useRoute } from './router';
-import { useLoadStore, useViewerUiStore } from './stores';
+import { useLoadStore, useSegmentationStore, useViewerUiStore } from './stores';
+import { SegmentationPanel } from './SegmentationPanel';
+import { reportOverlayError } from './segmentation';
 
 const TOOLS: Array<{ id: PrimaryTool; label: string; key: string }> = [
   { id: 'windowLevel', label: 'W/L', key: 'w' },
@@ -175,6 +177,17 @@ function Toolbar() {
       <button type="button" data-testid="help-button" aria-expanded={ui.helpOpen} title="Keyboard shortcuts (?)" onClick={() => ui.set({ helpOpen: !ui.helpOpen })}>
         ?
       </button>
+      <span className="sep" />
+      <button
+        type="button"
+        data-testid="seg-panel-toggle"
+        className={ui.segPanelOpen ? 'active' : ''}
+        aria-pressed={ui.segPanelOpen}
+        title="Show or hide the psoas segmentation panel"
+        onClick={() => ui.set({ segPanelOpen: !ui.segPanelOpen })}
+      >
+        Segmentation
+      </button>
     </div>
   );
 }
@@ -256,6 +269,11 @@ function useShortcuts() {
 export function ViewerPage() {
   const search = useRoute((r) => r.search);
   const { state, error, volumeId, header } = useLoadStore();
+  const panelOpen = useViewerUiStore((s) => s.segPanelOpen);
+  const maskId = useSegmentationStore((s) => s.result?.maskId ?? null);
+  const overlayVisible = useSegmentationStore((s) => s.overlayVisible);
+  const overlayOpacity = useSegmentationStore((s) => s.overlayOpacity);
+  const overlay = useMemo(() => ({ maskId, visible: overlayVisible, opacity: overlayOpacity }), [maskId, overlayVisible, overlayOpacity]);
   useShortcuts();
 
   useEffect(() => {
@@ -286,14 +304,17 @@ export function ViewerPage() {
       ) : null}
       <LoadStatus />
       <div className="viewer-body">
-        {volumeId && state !== 'error' ? <MprViewer volumeId={volumeId} onError={onViewerError} /> : null}
-        {state === 'error' ? (
-          <div className="empty-state">
-            <button type="button" onClick={() => navigate('/')}>
-              Back to the start page
-            </button>
-          </div>
-        ) : null}
+        <div className="viewer-main">
+          {volumeId && state !== 'error' ? <MprViewer volumeId={volumeId} onError={onViewerError} overlay={overlay} onOverlayError={reportOverlayError} /> : null}
+          {state === 'error' ? (
+            <div className="empty-state">
+              <button type="button" onClick={() => navigate('/')}>
+                Back to the start page
+              </button>
+            </div>
+          ) : null}
+        </div>
+        {panelOpen && state !== 'error' ? <SegmentationPanel /> : null}
       </div>
     </div>
   );

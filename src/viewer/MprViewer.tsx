@@ -1,9 +1,11 @@
 /**
  * Three-view MPR (axial, coronal, sagittal) of one registered volume, with orientation markers, per-view info
- * overlay (slice position in mm, window, HU and LPS position under the cursor).
+ * overlay (slice position in mm, window, HU and LPS position under the cursor), and optionally a label map
+ * (registered mask on the same grid) drawn as a coloured segmentation overlay in all three views.
  */
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { Vec3 } from '../core/geometry';
+import type { Volume } from '../core/volume';
 import { worldToIndex } from '../core/geometry';
 import { getVolume } from './registry';
 import { valueAtWorld } from './sampling';
@@ -66,7 +68,25 @@ function ViewOverlay({ name, state, probe, volumeId }: { name: ViewName; state: 
   );
 }
 
-export function MprViewer({ volumeId, onError }: { volumeId: string; onError: (e: unknown) => void }) {
+/** A label map overlay: registry id of the mask (on the CT's grid), visibility and fill opacity 0..1. */
+export interface MprOverlay {
+  maskId: string | null;
+  visible: boolean;
+  opacity: number;
+}
+
+export function MprViewer({
+  volumeId,
+  onError,
+  overlay,
+  onOverlayError,
+}: {
+  volumeId: string;
+  onError: (e: unknown) => void;
+  overlay?: MprOverlay;
+  /** Overlay failures are reported here, not to onError: the CT stays on screen. */
+  onOverlayError?: (e: unknown) => void;
+}) {
   const gridRef = useRef<HTMLDivElement>(null);
   const els = useRef<Partial<Record<ViewName, HTMLDivElement>>>({});
   const [controller, setController] = useState<MprController | null>(null);
@@ -118,6 +138,24 @@ export function MprViewer({ volumeId, onError }: { volumeId: string; onError: (e
       },
     );
   }, [controller, volumeId, onError]);
+
+  // The label map overlay follows the mask id (the controller waits for the CT and replaces any earlier overlay).
+  const maskId = overlay?.maskId ?? null;
+  useEffect(() => {
+    if (!controller) return;
+    const mask = maskId ? (getVolume(maskId) as Volume<Uint8Array> | undefined) : undefined;
+    controller.setLabelmap(mask ? maskId : null, mask).catch((e: unknown) => {
+      if (controller.isDestroyed()) return;
+      console.error(e);
+      onOverlayError?.(e);
+    });
+  }, [controller, maskId, volumeId, onOverlayError]);
+
+  const overlayVisible = overlay?.visible ?? true;
+  const overlayOpacity = overlay?.opacity ?? 0.5;
+  useEffect(() => {
+    controller?.setLabelmapStyle({ visible: overlayVisible, opacity: overlayOpacity });
+  }, [controller, overlayVisible, overlayOpacity, maskId]);
 
   // Re-render overlays on camera/VOI changes (throttled to animation frames).
   useEffect(() => {

@@ -28,12 +28,14 @@ import {
   ZoomTool,
   addTool,
   init as toolsInit,
+  segmentation,
 } from '@cornerstonejs/tools';
 import type { Vec3 } from '../core/geometry';
 import type { Volume } from '../core/volume';
 import { PsoasError } from '../core/errors';
 import { markersFromCamera, type OrientationMarkers } from './orientation';
 import { DEFAULT_PRESET, rangeToWindow, windowToRange } from './presets';
+import { PSOAS_LABEL_STYLES, labelColourLut } from './labels';
 
 export type ViewName = 'axial' | 'coronal' | 'sagittal';
 export const VIEW_NAMES: readonly ViewName[] = ['axial', 'coronal', 'sagittal'];
@@ -121,6 +123,59 @@ export function releaseCornerstoneVolume(registryId: string): void {
   if (cache.getVolume(volumeId)) cache.removeVolumeLoadObject(volumeId);
 }
 
+/** Cornerstone volume / segmentation id of a label map registered under `maskRegistryId`. */
+function labelmapVolumeId(maskRegistryId: string): string {
+  return `psoasview-seg-${maskRegistryId}`;
+}
+
+/**
+ * Creates (or returns the cached) Cornerstone labelmap volume for a label map on the CT's grid. The Uint8 label
+ * values (1 = psoas_left, 2 = psoas_right) are shared with the core volume (no copy). It carries the CT's frame of
+ * reference so Cornerstone accepts it as an overlay of the CT's viewports.
+ */
+function ensureLabelmapVolume(maskRegistryId: string, ctRegistryId: string, mask: Volume<Uint8Array>): string {
+  const volumeId = labelmapVolumeId(maskRegistryId);
+  if (cache.getVolume(volumeId)) return volumeId;
+  const g = mask.geometry;
+  volumeLoader.createLocalVolume(volumeId, {
+    scalarData: mask.data,
+    dimensions: [...g.dimensions] as Types.Point3,
+    spacing: [...g.spacing] as Types.Point3,
+    origin: [...g.origin] as Types.Point3,
+    direction: [...g.direction] as Types.Mat3,
+    metadata: {
+      BitsAllocated: 8,
+      BitsStored: 8,
+      SamplesPerPixel: 1,
+      HighBit: 7,
+      PhotometricInterpretation: 'MONOCHROME2',
+      PixelRepresentation: 0,
+      Modality: 'SEG',
+      ImageOrientationPatient: [g.direction[0], g.direction[1], g.direction[2], g.direction[3], g.direction[4], g.direction[5]],
+      PixelSpacing: [g.spacing[1], g.spacing[0]],
+      FrameOfReferenceUID: `psoasview-for-${ctRegistryId}`,
+      Columns: g.dimensions[0],
+      Rows: g.dimensions[1],
+      voiLut: [],
+      VOILUTFunction: 'LINEAR',
+    },
+  });
+  return volumeId;
+}
+
+/** Index of the psoas colour LUT in Cornerstone's segmentation state (added once per page). */
+let psoasLutIndex: number | null = null;
+function psoasColourLutIndex(): number {
+  if (psoasLutIndex === null) psoasLutIndex = segmentation.config.color.addColorLUT(labelColourLut() as Types.ColorLUT);
+  return psoasLutIndex;
+}
+
+export interface LabelmapStyle {
+  visible: boolean;
+  /** Fill opacity 0..1 (the outline is drawn a little stronger so thin structures stay visible). */
+  opacity: number;
+}
+
 function sub(a: Types.Point3 | Vec3, b: Types.Point3 | Vec3): Vec3 {
   return [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
 }
@@ -153,6 +208,13 @@ export class MprController {
   private primary: PrimaryTool = 'windowLevel';
   private listeners = new Set<() => void>();
   private readonly onChange = () => this.listeners.forEach((l) => l());
+  /** Resolves when the last setVolume() finished (overlays are added after the CT is in the views). */
+  private volumeShown: Promise<void> = Promise.resolve();
+  /** The label map overlay now shown: registry id of the mask and its Cornerstone segmentation/volume id. */
+  private labelmap: { maskRegistryId: string; segmentationId: string } | null = null;
+  private labelmapStyle: LabelmapStyle = { visible: true, opacity: 0.5 };
+  /** setLabelmap calls run one after the other (each awaits the CT and removes the previous overlay). */
+  private labelmapQueue: Promise<void> = Promise.resolve();
 
   constructor(private readonly elements: Record<ViewName, HTMLDivElement>) {
     getRenderingEngine(ENGINE_ID)?.destroy();
@@ -235,8 +297,16 @@ export class MprController {
     return this.primary;
   }
 
-  async setVolume(registryId: string, v: Volume): Promise<void> {
+  setVolume(registryId: string, v: Volume): Promise<void> {
+    const p = this.showVolume(registryId, v);
+    this.volumeShown = p.catch(() => undefined);
+    return p;
+  }
+
+  private async showVolume(registryId: string, v: Volume): Promise<void> {
     this.shownRegistryId = null;
+    // An overlay belongs to the CT it was computed on.
+    this.removeLabelmap();
     this.volume = v;
     const volumeId = ensureCornerstoneVolume(registryId, v);
     this.volumeId = volumeId;
@@ -411,12 +481,109 @@ export class MprController {
     };
   }
 
+  /**
+   * Shows the label map registered under `maskRegistryId` (on the grid of the displayed CT) as a Cornerstone
+   * labelmap segmentation over the three views, one colour per label (labels.ts); null removes the overlay.
+   * Waits for the CT to be shown first; calls are serialised. The labelmap volume lives in Cornerstone's cache
+   * (sharing the mask's voxels) and is removed from it with the overlay.
+   */
+  setLabelmap(maskRegistryId: string | null, mask?: Volume<Uint8Array>): Promise<void> {
+    const run = this.labelmapQueue.then(() => this.applyLabelmap(maskRegistryId, mask));
+    this.labelmapQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyLabelmap(maskRegistryId: string | null, mask?: Volume<Uint8Array>): Promise<void> {
+    await this.volumeShown;
+    if (this.destroyed) return;
+    if ((this.labelmap?.maskRegistryId ?? null) === maskRegistryId) return;
+    this.removeLabelmap();
+    if (maskRegistryId === null) return;
+    const ct = this.volume;
+    const ctRegistryId = this.shownRegistryId;
+    if (!mask || !ct || !ctRegistryId) throw new PsoasError('INTERNAL', `No label map or CT to overlay (mask ${maskRegistryId})`, maskRegistryId);
+    const [a, b] = [ct.geometry.dimensions, mask.geometry.dimensions];
+    if (a[0] !== b[0] || a[1] !== b[1] || a[2] !== b[2])
+      throw new PsoasError('BAD_ARGUMENT', `The label map (${b.join('x')}) is not on the grid of the displayed CT (${a.join('x')})`, b, maskRegistryId);
+    const volumeId = ensureLabelmapVolume(maskRegistryId, ctRegistryId, mask);
+    const segmentationId = volumeId;
+    const type = ToolEnums.SegmentationRepresentations.Labelmap;
+    segmentation.addSegmentations([
+      {
+        segmentationId,
+        representation: { type, data: { volumeId } },
+        config: {
+          label: 'psoas',
+          segments: Object.fromEntries(PSOAS_LABEL_STYLES.map((s) => [s.value, { label: s.name }])),
+        },
+      },
+    ]);
+    this.labelmap = { maskRegistryId, segmentationId };
+    const input = [{ segmentationId, type, config: { colorLUTOrIndex: psoasColourLutIndex() } }];
+    segmentation.addLabelmapRepresentationToViewportMap(Object.fromEntries(VIEW_NAMES.map((n) => [n, input])));
+    this.applyLabelmapStyle();
+  }
+
+  private removeLabelmap(): void {
+    const lm = this.labelmap;
+    if (!lm) return;
+    this.labelmap = null;
+    try {
+      segmentation.removeSegmentation(lm.segmentationId);
+    } catch (e) {
+      console.warn('psoasview: removing the segmentation overlay failed', e);
+    }
+    if (cache.getVolume(lm.segmentationId)) cache.removeVolumeLoadObject(lm.segmentationId);
+    if (!this.destroyed) this.engine.render();
+  }
+
+  /** Overlay visibility and fill opacity (kept for later overlays too). */
+  setLabelmapStyle(style: LabelmapStyle): void {
+    this.labelmapStyle = { visible: style.visible, opacity: Math.min(1, Math.max(0, style.opacity)) };
+    this.applyLabelmapStyle();
+  }
+
+  private applyLabelmapStyle(): void {
+    const lm = this.labelmap;
+    if (!lm || this.destroyed) return;
+    const { visible, opacity } = this.labelmapStyle;
+    const type = ToolEnums.SegmentationRepresentations.Labelmap;
+    segmentation.config.style.setStyle(
+      { type, segmentationId: lm.segmentationId },
+      {
+        renderFill: true,
+        fillAlpha: opacity,
+        fillAlphaInactive: opacity,
+        renderOutline: true,
+        outlineWidth: 1,
+        outlineOpacity: Math.min(1, opacity + 0.3),
+        outlineOpacityInactive: Math.min(1, opacity + 0.3),
+      },
+    );
+    for (const n of VIEW_NAMES) segmentation.config.visibility.setSegmentationRepresentationVisibility(n, { segmentationId: lm.segmentationId, type }, visible);
+    this.engine.render();
+  }
+
+  /** Registry id of the label map shown as overlay, and in how many views Cornerstone has mounted it. */
+  labelmapState(): { maskRegistryId: string | null; viewsWithOverlay: number } {
+    const lm = this.labelmap;
+    if (!lm || this.destroyed) return { maskRegistryId: null, viewsWithOverlay: 0 };
+    let n = 0;
+    for (const name of VIEW_NAMES) {
+      const actors = this.viewport(name).getActors();
+      // Labelmap actors are keyed by a representation UID that starts with the segmentation id.
+      if (actors.some((a) => a.uid.startsWith(lm.segmentationId) || String(a.representationUID ?? '').startsWith(lm.segmentationId) || a.referencedId === lm.segmentationId)) n++;
+    }
+    return { maskRegistryId: lm.maskRegistryId, viewsWithOverlay: n };
+  }
+
   render(): void {
     this.engine.render();
   }
 
   destroy(): void {
     if (this.destroyed) return;
+    this.removeLabelmap();
     this.destroyed = true;
     for (const name of VIEW_NAMES) {
       this.elements[name].removeEventListener(CoreEnums.Events.CAMERA_MODIFIED, this.onChange);
