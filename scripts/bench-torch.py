@@ -2,7 +2,10 @@
 tile size and count as the Node (onnxruntime-node) side, so the two can be compared as a ratio.
 
   /usr/bin/python3 scripts/bench-torch.py --patch D H W --runs N --threads T [--pt models/<name>/model.pt]
-      [--export-onnx out.onnx]
+      [--channels 8 16 32 64] [--classes 3] [--export-onnx out.onnx]
+
+--channels / --classes: the U-Net widths and output classes, from the package manifest (architecture.channels,
+output.channels), so a retrained model of another width loads; defaults are training/model.py's.
 
 --pt: the state dict training/train.py saves beside model.onnx (UNet3D(softmax=True)). Without it the network is
 randomly initialised (forward time does not depend on the weights); --export-onnx then writes that same network
@@ -30,10 +33,12 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--pt', default=None)
     ap.add_argument('--export-onnx', default=None)
+    ap.add_argument('--channels', type=int, nargs='+', default=None, help='U-Net widths per level (manifest architecture.channels)')
+    ap.add_argument('--classes', type=int, default=3, help='output channels (manifest output.channels)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = UNet3D(softmax=True)
+    model = UNet3D(channels=tuple(args.channels), n_classes=args.classes, softmax=True) if args.channels else UNet3D(n_classes=args.classes, softmax=True)
     weights = 'random init'
     if args.pt:
         model.load_state_dict(torch.load(args.pt, map_location='cpu'))
@@ -52,7 +57,8 @@ def main():
             times.append((time.perf_counter() - t) * 1000)
     print(json.dumps({'torch': torch.__version__, 'threads': args.threads, 'patch': args.patch, 'runs': args.runs,
                       'per_tile_ms': [round(t, 1) for t in times], 'median_ms': round(statistics.median(times), 1),
-                      'params': sum(p.numel() for p in model.parameters()), 'weights': weights}))
+                      'params': sum(p.numel() for p in model.parameters()), 'weights': weights,
+                      'channels': list(args.channels) if args.channels else None, 'classes': args.classes}))
 
 
 if __name__ == '__main__':
