@@ -13,6 +13,7 @@
  * Orientation letters follow geometry.ts `orientationCode`: each letter is the patient direction an axis points
  * TOWARDS. So a nibabel-canonical ("RAS+") model has orientation 'RAS' (i → Right, j → Anterior, k → Superior).
  */
+import type { HuRefine } from './hu-refine';
 import { PsoasError } from '../core/errors';
 import type { Vec3 } from '../core/geometry';
 
@@ -58,6 +59,8 @@ export interface ManifestPostprocess {
   fill_holes: boolean;
   /** Labels with less than this volume (mL) after the other steps are removed. 0 = keep all. */
   min_size_ml: number;
+  /** Optional map-back refinement by the tissue's HU window on the source grid (see hu-refine.ts). */
+  hu_refine?: HuRefine;
 }
 
 export interface ManifestSlidingWindow {
@@ -191,6 +194,13 @@ export function validateManifest(json: unknown, source = 'manifest.json'): Model
     fail('postprocess.largest_component', 'must be true or false', post.largest_component);
   if (typeof post.fill_holes !== 'boolean') fail('postprocess.fill_holes', 'must be true or false', post.fill_holes);
   num(post.min_size_ml, 'postprocess.min_size_ml', (x) => x >= 0, '>= 0 mL');
+  if (post.hu_refine !== undefined) {
+    const hr = obj(post.hu_refine, 'postprocess.hu_refine');
+    const w = hr.window;
+    if (!Array.isArray(w) || w.length !== 2 || !w.every((x) => typeof x === 'number' && Number.isFinite(x)) || !(w[0] < w[1]))
+      fail('postprocess.hu_refine.window', 'must be [low, high] HU with low < high', w);
+    num(hr.min_probability, 'postprocess.hu_refine.min_probability', (x) => x > 0 && x <= 0.5, 'in (0, 0.5]');
+  }
 
   const sw = obj(root.sliding_window, 'sliding_window');
   num(sw.overlap, 'sliding_window.overlap', (x) => x >= 0 && x < 1, 'in [0, 1)');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { indexToWorld, type Mat3, type VolumeGeometry } from '../core/geometry';
-import { STAGES, segment } from './run';
+import { indexToWorld, type Mat3, type Vec3, type VolumeGeometry } from '../core/geometry';
+import { bodyBox, embedScores, extractBox, STAGES, segment, type PredictTile } from './run';
 import { cylinderPhantom, dice, tinyManifest, tinyModelReference } from './synthetic';
 
 /** Direction matrices (column-major) of differently acquired series. */
@@ -155,5 +155,65 @@ describe('segment (pure TS model)', () => {
   it('refuses a label map as input', async () => {
     const { ct } = cylinderPhantom(grid(DIRS[0][1]));
     await expect(segment({ ...ct, units: 'label' }, tinyManifest(), tinyModelReference)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+  });
+});
+
+describe('body-box crop before tiling', () => {
+  // A pointwise model (receptive field 1 voxel): tiling cannot change its output, so cropping must not either.
+  const pointwise: PredictTile = async (tile, size) => {
+    const P = size[0] * size[1] * size[2];
+    const out = new Float32Array(3 * P);
+    for (let v = 0; v < P; v++) {
+      // tinyManifest normalisation: fat -0.6, left cylinder 0, right 1.2 → only the left one is foreground
+      const fg = Math.abs(tile[v]) < 0.3 ? 1 : 0;
+      out[v] = 1 - fg;
+      out[P + v] = fg;
+    }
+    return out;
+  };
+
+  it('bodyBox / extractBox / embedScores round-trip', () => {
+    const dims: Vec3 = [5, 4, 3];
+    const vals = new Float32Array(60).fill(-1);
+    vals[1 + 5 * (2 + 4 * 1)] = 0.5; // (1,2,1)
+    vals[3 + 5 * (1 + 4 * 2)] = 0.25; // (3,1,2)
+    const box = bodyBox(vals, dims, -1)!;
+    expect(box).toEqual({ lo: [1, 1, 1], hi: [4, 3, 3] });
+    const size: Vec3 = [3, 2, 2];
+    const sub = extractBox(vals, dims, box.lo, size);
+    expect(sub[0 + 3 * (1 + 2 * 0)]).toBe(0.5);
+    expect(sub[2 + 3 * (0 + 2 * 1)]).toBe(0.25);
+    const two = new Float32Array(2 * 12);
+    two.set(sub, 12); // channel 1 = the values, channel 0 = 0
+    const full = embedScores(two, size, box.lo, dims, 2);
+    expect(full[60 + 1 + 5 * (2 + 4 * 1)]).toBe(0.5);
+    expect(full[1 + 5 * (2 + 4 * 1)]).toBe(0); // inside the box: the box's channel 0
+    expect(full[0]).toBe(1); // outside: background p = 1
+    expect(full[60]).toBe(0);
+    expect(bodyBox(new Float32Array(8).fill(-1), [2, 2, 2], -1)).toBeNull();
+  });
+
+  it('a pointwise model gives the identical mask with and without the crop, with fewer tiles', async () => {
+    const g = grid(DIRS[0][1]);
+    const { ct, truth } = cylinderPhantom(g);
+    const m = tinyManifest();
+    const a = await segment(ct, m, pointwise);
+    const b = await segment(ct, m, pointwise, { cropToBody: false });
+    expect(a.mask.data).toEqual(b.mask.data);
+    expect(dice(a.mask.data, truth, 1)).toBeGreaterThan(0.9);
+    const tiles = (r: typeof a) => r.steps.find((s) => s.step === 'inference')!.tiles as number;
+    console.info(`body crop: ${tiles(a)} tiles instead of ${tiles(b)}`);
+    expect(tiles(a)).toBeLessThan(tiles(b));
+    expect(a.steps.find((s) => s.step === 'inference')!.summary).toMatch(/over the body box/);
+  });
+
+  it('the tiny 3x3x3 model: crop and no crop agree on >= 99.9 % of voxels', async () => {
+    const g = grid(DIRS[3][1]);
+    const { ct } = cylinderPhantom(g);
+    const a = await segment(ct, tinyManifest(), tinyModelReference);
+    const b = await segment(ct, tinyManifest(), tinyModelReference, { cropToBody: false });
+    let same = 0;
+    for (let v = 0; v < a.mask.data.length; v++) if (a.mask.data[v] === b.mask.data[v]) same++;
+    expect(same / a.mask.data.length).toBeGreaterThanOrEqual(0.999);
   });
 });

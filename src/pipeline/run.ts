@@ -20,6 +20,7 @@ import { indexToWorld, orientationCode, voxelCount, voxelVolumeMm3, worldToIndex
 import type { Volume } from '../core/volume';
 import { normaliseValue, clipNormalise } from './intensity';
 import { largestTensorBytesPerVoxel, type ModelManifest } from './manifest';
+import { refineByHu } from './hu-refine';
 import { argmax, boundingBox, keepLargestComponent, postprocessLabels, type Connectivity, type PostprocessReport } from './postprocess';
 import { cropGeometry, geometryForSpacing, resampleTrilinear, resampleTrilinearSlabs } from './resample';
 import { applyReorient, isIdentityReorient, reorientTransform } from './reorient';
@@ -62,6 +63,8 @@ export interface SegmentOptions {
   fillHolesMode?: '3d' | 'slice';
   /** Connectivity for connected components (default 26). */
   connectivity?: Connectivity;
+  /** Tile only the body's bounding box (default true; false tiles the whole model grid: tests, diagnostics). */
+  cropToBody?: boolean;
   /** Max floats per map-back slab (default 16M). */
   maxSlabValues?: number;
 }
@@ -75,6 +78,56 @@ export interface SegmentResult {
   /** Output label value → structure name (project convention: 1 psoas_left, 2 psoas_right). */
   labels: Record<number, string>;
   postprocess: PostprocessReport[];
+}
+
+/** HU at or below which a voxel counts as air around the patient (body-box crop before tiling). */
+export const BODY_HU = -500;
+
+/** Bounding box (voxel index, hi exclusive) of values > threshold, or null when there are none. */
+export function bodyBox(values: Float32Array, dims: Vec3, threshold: number): { lo: Vec3; hi: Vec3 } | null {
+  const [nx, ny, nz] = dims;
+  const lo: Vec3 = [nx, ny, nz];
+  const hi: Vec3 = [-1, -1, -1];
+  for (let k = 0, v = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++, v++)
+        if (values[v] > threshold) {
+          if (i < lo[0]) lo[0] = i;
+          if (i > hi[0]) hi[0] = i;
+          if (j < lo[1]) lo[1] = j;
+          if (j > hi[1]) hi[1] = j;
+          if (k < lo[2]) lo[2] = k;
+          if (k > hi[2]) hi[2] = k;
+        }
+  return hi[0] < 0 ? null : { lo, hi: [hi[0] + 1, hi[1] + 1, hi[2] + 1] };
+}
+
+/** Copies the box [lo, lo + size) of a volume (i fastest) into a new array. */
+export function extractBox(values: Float32Array, dims: Vec3, lo: Vec3, size: Vec3): Float32Array {
+  const [nx, ny] = dims;
+  const out = new Float32Array(size[0] * size[1] * size[2]);
+  for (let k = 0; k < size[2]; k++)
+    for (let j = 0; j < size[1]; j++) {
+      const s = lo[0] + nx * (lo[1] + j + ny * (lo[2] + k));
+      out.set(values.subarray(s, s + size[0]), size[0] * (j + size[1] * k));
+    }
+  return out;
+}
+
+/** Channel-major scores of a box placed into the full grid; outside the box: background (channel 0) = 1. */
+export function embedScores(box: Float32Array, size: Vec3, lo: Vec3, dims: Vec3, channels: number): Float32Array {
+  const [nx, ny, nz] = dims;
+  const n = nx * ny * nz;
+  const nb = size[0] * size[1] * size[2];
+  const out = new Float32Array(channels * n);
+  out.fill(1, 0, n);
+  for (let k = 0; k < size[2]; k++)
+    for (let j = 0; j < size[1]; j++) {
+      const d = lo[0] + nx * (lo[1] + j + ny * (lo[2] + k));
+      const s = size[0] * (j + size[1] * k);
+      for (let c = 0; c < channels; c++) out.set(box.subarray(c * nb + s, c * nb + s + size[0]), c * n + d);
+    }
+  return out;
 }
 
 /** Project label values for known structure names (docs/ARCHITECTURE.md). */
@@ -222,7 +275,15 @@ export async function segment(
     tileSize = size;
     return predictTile(tile, size, signal);
   };
-  const scores = await slidingWindowInference(modelInput, modelGrid.dimensions, {
+  // Only the body's bounding box is tiled: voxels of <= BODY_HU (air around the patient) clip to the model's lowest
+  // input value, which is also the sliding window's pad value, so the network sees the same numbers either way;
+  // outside the box the scores are "background, p = 1". Saves a third to half of the tiles on a typical CT.
+  const body = bodyBox(modelInput, modelGrid.dimensions, normaliseValue(Math.max(BODY_HU, intensity.clip[0]), intensity));
+  const md = modelGrid.dimensions;
+  const cropped = opts.cropToBody !== false && body && body.hi.some((h, a) => h - body.lo[a] < md[a]);
+  const swDims: Vec3 = cropped ? [body.hi[0] - body.lo[0], body.hi[1] - body.lo[1], body.hi[2] - body.lo[2]] : md;
+  const swInput = cropped ? extractBox(modelInput, md, body.lo, swDims) : modelInput;
+  const swScores = await slidingWindowInference(swInput, swDims, {
     patchSize: manifest.input.patch_size,
     overlap: sw.overlap,
     blending: sw.blending,
@@ -239,13 +300,17 @@ export async function segment(
       progress(done / total);
     },
   });
+  const scores = cropped ? embedScores(swScores, swDims, body.lo, md, C) : swScores;
   // The normalised input is not needed any more: drop the async frame's reference so it can be collected
   // before map back (a local of an async function stays alive until the function returns).
   // eslint-disable-next-line no-useless-assignment
   modelInput = undefined;
   steps.push({
     step: 'inference',
-    summary: `${tiles} tile(s) of ${tileSize.join('x')}, overlap ${sw.overlap}, ${sw.blending} blending`,
+    summary:
+      `${tiles} tile(s) of ${tileSize.join('x')}, overlap ${sw.overlap}, ${sw.blending} blending` +
+      (cropped ? `, over the body box ${body.lo.join(',')}..${body.hi.join(',')} (HU > ${Math.max(BODY_HU, intensity.clip[0])}) of ${md.join('x')}` : ''),
+    bodyBox: cropped ? body : undefined,
     tiles,
     tileSize,
   });
@@ -288,12 +353,26 @@ export async function segment(
     const [cx, cy, cz] = crop.dimensions;
     const cropLabels = new Uint8Array(cx * cy * cz);
     const plane = cx * cy;
+    const huRefine = manifest.postprocess.hu_refine;
+    const refined = { removed: 0, added: 0 };
     resampleTrilinearSlabs(
       { geometry: modelGrid, data: scores, channels: C },
       crop,
       (k0, k1, values) => {
         const slabN = plane * (k1 - k0);
-        argmax(values, C, slabN, cropLabels.subarray(k0 * plane, k1 * plane));
+        const slabLabels = cropLabels.subarray(k0 * plane, k1 * plane);
+        argmax(values, C, slabN, slabLabels);
+        if (huRefine) {
+          // slab voxel v = i + cx (j + cy (k - k0)) of the crop → source index (the crop starts at srcBox.lo)
+          const [nx, ny] = src.dimensions;
+          const hu = (v: number) => {
+            const i = v % cx, j = Math.floor(v / cx) % cy, k = k0 + Math.floor(v / plane);
+            return image.data[srcBox.lo[0] + i + nx * (srcBox.lo[1] + j + ny * (srcBox.lo[2] + k))];
+          };
+          const r = refineByHu(values, C, slabN, slabLabels, hu, huRefine);
+          refined.removed += r.removed;
+          refined.added += r.added;
+        }
         progress(k1 / cz);
       },
       { maxSlabValues: opts.maxSlabValues, signal: opts.signal },
@@ -301,7 +380,11 @@ export async function segment(
     for (let v = 0; v < cropLabels.length; v++) cropLabels[v] = lut[cropLabels[v]];
     steps.push({
       step: 'mapBack',
-      summary: `class scores trilinear → source grid box ${srcBox.lo.join(',')}..${srcBox.hi.join(',')} (${cx}x${cy}x${cz} of ${src.dimensions.join('x')}), argmax`,
+      summary: `class scores trilinear → source grid box ${srcBox.lo.join(',')}..${srcBox.hi.join(',')} (${cx}x${cy}x${cz} of ${src.dimensions.join('x')}), argmax` +
+        (huRefine
+          ? `; HU window [${huRefine.window.join(', ')}] refinement: -${refined.removed} outside, +${refined.added} inside with p >= ${huRefine.min_probability}`
+          : ''),
+      huRefine: huRefine ? { ...huRefine, ...refined } : undefined,
       from: modelGrid,
       to: crop,
       box: srcBox,
