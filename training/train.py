@@ -14,6 +14,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -35,11 +36,25 @@ def normalise(hu):
     return (np.clip(hu, lo, hi) - (lo + hi) / 2) / ((hi - lo) / 2)
 
 
+def generator_version():
+    """GENERATOR_VERSION of src/core/phantom/generate.ts: cached phantoms of another version are regenerated."""
+    src = open(os.path.join(ROOT, 'src', 'core', 'phantom', 'generate.ts')).read()
+    m = re.search(r'GENERATOR_VERSION\s*=\s*(\d+)', src)
+    return int(m.group(1)) if m else -1
+
+
 def generate(seed, variant, data_dir):
     out = os.path.join(data_dir, f'seed{seed}')
-    if not os.path.exists(os.path.join(out, 'labels.nii.gz')):
+    meta = os.path.join(out, 'phantom.json')
+    current = os.path.exists(os.path.join(out, 'labels.nii.gz')) and os.path.exists(meta) and \
+        json.load(open(meta)).get('generatorVersion') == generator_version() and \
+        json.load(open(meta)).get('trainVariant') == variant
+    if not current:
         cmd = ['npm', 'run', '--silent', 'phantom', '--', '--out', out, '--seed', str(seed)] + variant
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        m = json.load(open(meta))
+        m['trainVariant'] = variant
+        json.dump(m, open(meta, 'w'))
     return out
 
 
@@ -51,23 +66,31 @@ def load_case(d, spacing):
     lab = np.where(lab <= 2, lab, 0)  # only psoas labels are trained
     # to torch [1,1,D=k,H=j,W=i]; resample to the model spacing (trilinear image, nearest label)
     t_img = torch.from_numpy(np.ascontiguousarray(normalise(img).transpose(2, 1, 0)))[None, None].float()
-    t_lab = torch.from_numpy(np.ascontiguousarray(lab.transpose(2, 1, 0)))[None, None].float()
+    t_lab = torch.from_numpy(np.ascontiguousarray(lab.transpose(2, 1, 0))).long()
     size = [max(8, int(round(t_img.shape[2 + a] * sp[2 - a] / spacing[2 - a]))) for a in range(3)]
     t_img = F.interpolate(t_img, size=size, mode='trilinear', align_corners=False)
-    t_lab = F.interpolate(t_lab, size=size, mode='nearest')
-    return t_img[0], t_lab[0, 0].long()
+    # labels: one-hot resampled trilinearly, then argmax, so a coarse voxel takes the class covering most of it
+    # (nearest-neighbour would copy whichever source voxel centre happens to be closest)
+    onehot = F.one_hot(t_lab, 3).permute(3, 0, 1, 2)[None].float()
+    t_lab = F.interpolate(onehot, size=size, mode='trilinear', align_corners=False)[0].argmax(0)
+    fg = torch.nonzero(t_lab > 0)
+    return t_img[0], t_lab, fg
 
 
-def random_patch(img, lab, patch, rng, p_fg=0.7):
+def random_patch(img, lab, fg, patch, rng, p_fg=0.7):
     d, h, w = img.shape[1:]
     pad = [max(0, patch[2] - w), max(0, patch[1] - h), max(0, patch[0] - d)]
     if any(pad):
         img = F.pad(img, (0, pad[0], 0, pad[1], 0, pad[2]), value=-1.0)
         lab = F.pad(lab, (0, pad[0], 0, pad[1], 0, pad[2]), value=0)
         d, h, w = img.shape[1:]
-    fg = torch.nonzero(lab > 0)
     if len(fg) and rng.random() < p_fg:
-        c = fg[rng.integers(len(fg))].tolist()
+        # a random foreground SLICE first, then a voxel on it: the thin cranial and caudal ends weigh as much per
+        # millimetre as the bulky belly (uniform voxel sampling would rarely visit them)
+        zs = torch.unique(fg[:, 0])
+        z = int(zs[rng.integers(len(zs))])
+        on = fg[fg[:, 0] == z]
+        c = on[rng.integers(len(on))].tolist()
         start = [min(max(0, c[a] - patch[a] // 2 + int(rng.integers(-patch[a] // 4, patch[a] // 4 + 1))), (d, h, w)[a] - patch[a]) for a in range(3)]
     else:
         start = [int(rng.integers(0, (d, h, w)[a] - patch[a] + 1)) for a in range(3)]
@@ -85,71 +108,118 @@ def dice_ce_loss(prob_logits, target):
     return ce + (1 - dice[1:].mean())
 
 
+def lr_at(step, total, base, warmup=50):
+    """Linear warm-up, then cosine decay to 2% of the base rate at `total` steps (step-based: reproducible)."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * t)))
+
+
+VARIANTS = [['--spacing', '1.5', '1.5', '3'],
+            ['--spacing', '1.2', '1.2', '2.5', '--slice-order', 'feet-first'],
+            ['--spacing', '1.4', '1.4', '5'],
+            ['--spacing', '1.5', '1.5', '3', '--oblique'],
+            ['--spacing', '1.3', '1.3', '2', '--preset', 'truncated'],
+            ['--spacing', '1.5', '1.5', '3', '--preset', 'chest'],
+            ['--spacing', '1.5', '1.5', '3', '--preset', 'pelvis'],
+            ['--spacing', '1.0', '1.0', '3', '--slice-order', 'feet-first'],
+            ['--spacing', '0.9', '0.9', '2', '--oblique', '--slice-order', 'feet-first'],
+            ['--spacing', '1.1', '1.1', '4']]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default=os.path.join(ROOT, 'models', 'psoas-unet3d'))
     ap.add_argument('--data', default=os.path.join(ROOT, 'training', 'data'))
-    ap.add_argument('--seeds', type=int, default=24, help='number of training phantoms (seeds 1000..)')
-    ap.add_argument('--steps', type=int, default=600)
-    ap.add_argument('--batch', type=int, default=2)
-    ap.add_argument('--patch', type=int, nargs=3, default=[64, 64, 64], help='D H W (k j i) of the model grid')
-    ap.add_argument('--spacing', type=float, nargs=3, default=[3.0, 3.0, 3.0], help='model spacing x y z (mm)')
-    ap.add_argument('--channels', type=int, nargs='+', default=[8, 16, 32, 64], help='U-Net widths per level')
-    ap.add_argument('--lr', type=float, default=3e-3)
+    ap.add_argument('--run', default=os.path.join(ROOT, 'training', 'runs', 'latest'),
+                    help='checkpoint folder (git-ignored): ckpt.pt is written every --ckpt-every steps')
+    ap.add_argument('--seeds', type=int, default=30, help='number of training phantoms (seeds 1000..)')
+    ap.add_argument('--steps', type=int, default=3000)
+    ap.add_argument('--batch', type=int, default=2, help='>= 2: batch 1 hits a slow InstanceNorm path on CPU torch')
+    ap.add_argument('--patch', type=int, nargs=3, default=[32, 64, 64], help='D H W (k j i) of the model grid')
+    ap.add_argument('--spacing', type=float, nargs=3, default=[2.0, 2.0, 3.0], help='model spacing x y z (mm)')
+    ap.add_argument('--channels', type=int, nargs='+', default=[16, 32, 64, 128], help='U-Net widths per level')
+    ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--seed', type=int, default=1)
-    ap.add_argument('--version', default='0.1.0')
+    ap.add_argument('--version', default='0.2.0')
+    ap.add_argument('--resume', action='store_true', help='continue from <run>/ckpt.pt')
+    ap.add_argument('--export-only', action='store_true', help='export <run>/ckpt.pt as the package, no training')
+    ap.add_argument('--ckpt-every', type=int, default=100)
+    ap.add_argument('--p-fg', type=float, default=0.7, help='fraction of patches centred on a psoas voxel')
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
     if dev == 'cpu':
-        torch.set_num_threads(2)
-    t0 = time.time()
-    # Varied acquisitions from the one generator; in-plane >= 1 mm keeps generation quick (the pipeline resamples
-    # to the model spacing anyway). Chest and pelvis presets teach "no psoas" / "psoas cut at the top".
-    variants = [['--spacing', '1.5', '1.5', '3'],
-                ['--spacing', '1.2', '1.2', '2.5', '--slice-order', 'feet-first'],
-                ['--spacing', '1.4', '1.4', '5'],
-                ['--spacing', '1.5', '1.5', '3', '--oblique'],
-                ['--spacing', '1.3', '1.3', '2', '--preset', 'truncated'],
-                ['--spacing', '1.5', '1.5', '3', '--preset', 'chest'],
-                ['--spacing', '1.5', '1.5', '3', '--preset', 'pelvis'],
-                ['--spacing', '1.0', '1.0', '3', '--slice-order', 'feet-first']]
-    cases = []
-    for n in range(args.seeds):
-        seed = 1000 + n
-        d = generate(seed, variants[n % len(variants)], args.data)
-        cases.append(load_case(d, args.spacing))
-    print(f'{len(cases)} cases loaded in {time.time() - t0:.0f}s on {dev}', flush=True)
-
+        torch.set_num_threads(int(os.environ.get('TRAIN_THREADS', '2')))
+    os.makedirs(args.run, exist_ok=True)
+    ckpt_path = os.path.join(args.run, 'ckpt.pt')
     model = UNet3D(channels=tuple(args.channels), softmax=False).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-5)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps)
-    t1 = time.time()
-    for step in range(args.steps):
-        xs, ys = [], []
-        for _ in range(args.batch):
-            img, lab = cases[int(rng.integers(len(cases)))]
-            x, y = random_patch(img, lab, args.patch, rng)
-            x = x * float(rng.uniform(0.9, 1.1)) + float(rng.uniform(-0.1, 0.1))  # intensity augmentation
-            x = x + torch.randn_like(x) * float(rng.uniform(0, 0.05))
-            xs.append(x)
-            ys.append(y)
-        x = torch.stack(xs).to(dev)
-        y = torch.stack(ys).to(dev)
-        loss = dice_ce_loss(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 20 == 0 or step == args.steps - 1:
-            print(f'step {step} loss {loss.item():.4f} ({time.time() - t1:.0f}s)', flush=True)
-    train_s = time.time() - t1
+    step0, train_s, history, commands = 0, 0.0, [], []
+    if args.resume or args.export_only:
+        ck = torch.load(ckpt_path, map_location=dev)
+        model.load_state_dict(ck['model'])
+        opt.load_state_dict(ck['opt'])
+        step0, train_s, history = ck['step'], ck['train_s'], ck.get('history', [])
+        commands = ck.get('commands', [])
+        rng = np.random.default_rng([args.seed, step0])
+        print(f'resumed {ckpt_path} at step {step0} ({train_s:.0f}s trained)', flush=True)
 
+    if not args.export_only:
+        commands.append({'command': 'python3 training/train.py ' + ' '.join(sys.argv[1:]), 'from_step': step0, 'to_step': args.steps})
+
+    def save(step):
+        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'train_s': train_s,
+                    'history': history, 'args': vars(args), 'commands': commands}, ckpt_path + '.tmp')
+        os.replace(ckpt_path + '.tmp', ckpt_path)
+
+    if not args.export_only:
+        t0 = time.time()
+        # Varied acquisitions from the one generator; the pipeline resamples to the model spacing anyway. Chest and
+        # pelvis presets teach "no psoas" / "psoas cut at the top".
+        cases = []
+        for n in range(args.seeds):
+            seed = 1000 + n
+            d = generate(seed, VARIANTS[n % len(VARIANTS)], args.data)
+            cases.append(load_case(d, args.spacing))
+        print(f'{len(cases)} cases loaded in {time.time() - t0:.0f}s on {dev}', flush=True)
+        t1 = time.time() - train_s
+        for step in range(step0, args.steps):
+            for g in opt.param_groups:
+                g['lr'] = lr_at(step, args.steps, args.lr)
+            xs, ys = [], []
+            for _ in range(args.batch):
+                img, lab, fg = cases[int(rng.integers(len(cases)))]
+                x, y = random_patch(img, lab, fg, args.patch, rng, p_fg=args.p_fg)
+                x = x * float(rng.uniform(0.9, 1.1)) + float(rng.uniform(-0.1, 0.1))  # intensity augmentation
+                x = x + torch.randn_like(x) * float(rng.uniform(0, 0.05))
+                xs.append(x)
+                ys.append(y)
+            x = torch.stack(xs).to(dev)
+            y = torch.stack(ys).to(dev)
+            loss = dice_ce_loss(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            history.append(round(loss.item(), 4))
+            train_s = time.time() - t1
+            if step % 20 == 0 or step == args.steps - 1:
+                recent = history[-20:]
+                print(f'step {step} loss {loss.item():.4f} mean20 {sum(recent) / len(recent):.4f} '
+                      f'lr {lr_at(step, args.steps, args.lr):.2e} ({train_s:.0f}s)', flush=True)
+            if (step + 1) % args.ckpt_every == 0 or step == args.steps - 1:
+                save(step + 1)
+        step0 = args.steps
+    export(args, model, dev, step0, train_s, history, commands)
+
+
+def export(args, model, dev, steps_done, train_s, history, commands):
     os.makedirs(args.out, exist_ok=True)
     export = UNet3D(channels=tuple(args.channels), softmax=True)
-    export.load_state_dict(model.state_dict())
+    export.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
     export.eval()
     onnx_path = os.path.join(args.out, 'model.onnx')
     # state dict beside the ONNX so the benchmark can time the same weights in PyTorch (UNet3D(softmax=True))
@@ -159,6 +229,7 @@ def main():
                       dynamic_axes={'image': {2: 'D', 3: 'H', 4: 'W'}, 'probabilities': {2: 'D', 3: 'H', 4: 'W'}})
     sha = hashlib.sha256(open(onnx_path, 'rb').read()).hexdigest()
     lo, hi = CLIP
+    cmd = [a for a in sys.argv[1:] if a not in ('--resume', '--export-only')]
     manifest = {
         'name': os.path.basename(args.out.rstrip('/')),
         'version': args.version,
@@ -166,7 +237,7 @@ def main():
         'sha256': sha,
         'input': {
             'name': 'image', 'channels': 1, 'dtype': 'float32', 'layout': 'NCDHW (D=k, H=j, W=i of the model grid)',
-            'patch_size': [args.patch[2], args.patch[1], args.patch[0]], 'size_multiple': 8,
+            'patch_size': [args.patch[2], args.patch[1], args.patch[0]], 'size_multiple': 2 ** (len(args.channels) - 1),
             'target_spacing_mm': args.spacing, 'orientation': 'LPS',
             'intensity': {'clip': [lo, hi], 'normalise': {'mean': (lo + hi) / 2, 'std': (hi - lo) / 2}},
         },
@@ -179,15 +250,18 @@ def main():
         'webgpu': {'ops': 'Conv(3D) InstanceNormalization LeakyRelu MaxPool Resize(trilinear) Concat Softmax',
                    'max_storage_buffer_binding_bytes': 4 * 2 * args.channels[0] * args.patch[0] * args.patch[1] * args.patch[2]},
         'provenance': {
-            'training_data': f'{args.seeds} synthetic phantoms from the project generator (seeds 1000..{999 + args.seeds}), no real CT',
-            'training_command': 'python3 training/train.py ' + ' '.join(sys.argv[1:]),
-            'seed': args.seed, 'device': dev, 'torch': torch.__version__,
-            'train_seconds': round(train_s), 'date': datetime.date.today().isoformat(),
+            'training_data': f'{args.seeds} synthetic phantoms from the project generator (seeds 1000..{999 + args.seeds}, '
+                             f'generator version {generator_version()}), no real CT',
+            'training_command': 'python3 training/train.py ' + ' '.join(cmd),
+            'training_phases': commands,
+            'seed': args.seed, 'steps': steps_done, 'batch': args.batch, 'device': dev, 'torch': torch.__version__,
+            'train_seconds': round(train_s), 'final_loss_mean_last_100': round(float(np.mean(history[-100:])), 4) if history else None,
+            'date': datetime.date.today().isoformat(),
         },
     }
     with open(os.path.join(args.out, 'manifest.json'), 'w') as f:
         json.dump(manifest, f, indent=2)
-    print(f'wrote {onnx_path} sha256={sha} in {train_s:.0f}s')
+    print(f'wrote {onnx_path} sha256={sha} after {steps_done} steps, {train_s:.0f}s')
 
 
 if __name__ == '__main__':

@@ -399,7 +399,8 @@ describe('psoasview segment', () => {
           `; inference ${Math.round(j.timings_ms.inference)} ms, total ${Math.round(j.timings_ms.total)} ms`,
       );
     },
-    120_000,
+    // the shipped 2 mm U-Net takes ~1 min on 2 shared cores; leave room for a loaded CI machine
+    300_000,
   );
 
   if (!existsSync(REAL_DICOM)) console.warn(`psoasview.test: skipping the DICOM folder test: ${REAL_DICOM} is absent (../shared/data not mounted)`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { refineByHu } from './hu-refine';
+import { refineByHu, thresholdForeground } from './hu-refine';
 
 // 3 channels (bg, left, right), 6 voxels; scores channel-major.
 const bg = [0.9, 0.2, 0.6, 0.65, 0.1, 0.7];
@@ -24,5 +24,25 @@ describe('refineByHu', () => {
 
   it('refuses an empty window', () => {
     expect(() => refineByHu(scores, 3, 6, argmaxOf(), () => 0, { window: [10, 10], min_probability: 0.3 })).toThrow(/low < high/);
+  });
+});
+
+describe('thresholdForeground', () => {
+  it.each([
+    // t, expected labels, removed. Foreground voxels: #1 left p 0.7, #4 right p 0.8.
+    { t: 0.5, want: [0, 1, 0, 0, 2, 0], removed: 0 },
+    { t: 0.75, want: [0, 0, 0, 0, 2, 0], removed: 1 },
+    { t: 0.8, want: [0, 0, 0, 0, 2, 0], removed: 1 }, // inclusive: p == t keeps the label
+    { t: 0.81, want: [0, 0, 0, 0, 0, 0], removed: 2 },
+  ])('t = $t', ({ t, want, removed }) => {
+    const labels = argmaxOf();
+    // float32 0.8 is slightly above 0.8 in float64, so compare against the stored value for the inclusive case
+    const tt = t === 0.8 ? scores[2 * 6 + 4] : t;
+    expect(thresholdForeground(scores, 6, labels, tt)).toBe(removed);
+    expect(Array.from(labels)).toEqual(want);
+  });
+
+  it.each([0.49, 1, Number.NaN])('refuses t = %s', (t) => {
+    expect(() => thresholdForeground(scores, 6, argmaxOf(), t)).toThrow(/foreground_threshold must be in \[0.5, 1\)/);
   });
 });

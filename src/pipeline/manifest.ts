@@ -61,6 +61,8 @@ export interface ManifestPostprocess {
   min_size_ml: number;
   /** Optional map-back refinement by the tissue's HU window on the source grid (see hu-refine.ts). */
   hu_refine?: HuRefine;
+  /** Optional: a foreground label needs at least this probability on the source grid, [0.5, 1) (see hu-refine.ts). */
+  foreground_threshold?: number;
 }
 
 export interface ManifestSlidingWindow {
@@ -201,6 +203,8 @@ export function validateManifest(json: unknown, source = 'manifest.json'): Model
       fail('postprocess.hu_refine.window', 'must be [low, high] HU with low < high', w);
     num(hr.min_probability, 'postprocess.hu_refine.min_probability', (x) => x > 0 && x <= 0.5, 'in (0, 0.5]');
   }
+  if (post.foreground_threshold !== undefined)
+    num(post.foreground_threshold, 'postprocess.foreground_threshold', (x) => x >= 0.5 && x < 1, 'in [0.5, 1)');
 
   const sw = obj(root.sliding_window, 'sliding_window');
   num(sw.overlap, 'sliding_window.overlap', (x) => x >= 0 && x < 1, 'in [0, 1)');

@@ -141,6 +141,33 @@ describe('segment (pure TS model)', () => {
     expect(res.postprocess.map((r) => r.finalVoxels)).toEqual([0, 0]);
   });
 
+  it('foreground_threshold moves the surface inwards: nested masks, recorded in the map-back step', async () => {
+    const g = grid(DIRS[0][1]);
+    const { ct } = cylinderPhantom(g);
+    const counts: number[] = [];
+    let prev: Uint8Array | undefined;
+    for (const t of [undefined, 0.6, 0.9]) {
+      const m = tinyManifest();
+      if (t !== undefined) m.postprocess.foreground_threshold = t;
+      const res = await segment(ct, m, tinyModelReference);
+      const mb = res.steps.find((s) => s.step === 'mapBack')!;
+      if (t === undefined) expect(mb.foregroundThreshold).toBeUndefined();
+      else expect(mb.summary).toMatch(new RegExp(`foreground p >= ${t}: -\\d+`));
+      let n = 0;
+      for (let v = 0; v < res.mask.data.length; v++) {
+        if (res.mask.data[v] !== 0) n++;
+        // every voxel kept at a higher threshold was kept, with the same label, at the lower one
+        if (prev && res.mask.data[v] !== 0) expect(prev[v]).toBe(res.mask.data[v]);
+      }
+      counts.push(n);
+      prev = res.mask.data;
+    }
+    console.info(`foreground voxels at t = 0.5 / 0.6 / 0.9: ${counts.join(' / ')}`);
+    expect(counts[1]).toBeLessThan(counts[0]);
+    expect(counts[2]).toBeLessThan(counts[1]);
+    expect(counts[2]).toBeGreaterThan(0);
+  });
+
   it('cancels via AbortSignal', async () => {
     const ac = new AbortController();
     let calls = 0;

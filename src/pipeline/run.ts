@@ -20,7 +20,7 @@ import { indexToWorld, orientationCode, voxelCount, voxelVolumeMm3, worldToIndex
 import type { Volume } from '../core/volume';
 import { normaliseValue, clipNormalise } from './intensity';
 import { largestTensorBytesPerVoxel, type ModelManifest } from './manifest';
-import { refineByHu } from './hu-refine';
+import { refineByHu, thresholdForeground } from './hu-refine';
 import { argmax, boundingBox, keepLargestComponent, postprocessLabels, type Connectivity, type PostprocessReport } from './postprocess';
 import { cropGeometry, geometryForSpacing, resampleTrilinear, resampleTrilinearSlabs } from './resample';
 import { applyReorient, isIdentityReorient, reorientTransform } from './reorient';
@@ -354,7 +354,9 @@ export async function segment(
     const cropLabels = new Uint8Array(cx * cy * cz);
     const plane = cx * cy;
     const huRefine = manifest.postprocess.hu_refine;
+    const fgThreshold = manifest.postprocess.foreground_threshold;
     const refined = { removed: 0, added: 0 };
+    let thresholded = 0;
     resampleTrilinearSlabs(
       { geometry: modelGrid, data: scores, channels: C },
       crop,
@@ -362,6 +364,7 @@ export async function segment(
         const slabN = plane * (k1 - k0);
         const slabLabels = cropLabels.subarray(k0 * plane, k1 * plane);
         argmax(values, C, slabN, slabLabels);
+        if (fgThreshold !== undefined) thresholded += thresholdForeground(values, slabN, slabLabels, fgThreshold);
         if (huRefine) {
           // slab voxel v = i + cx (j + cy (k - k0)) of the crop → source index (the crop starts at srcBox.lo)
           const [nx, ny] = src.dimensions;
@@ -381,10 +384,12 @@ export async function segment(
     steps.push({
       step: 'mapBack',
       summary: `class scores trilinear → source grid box ${srcBox.lo.join(',')}..${srcBox.hi.join(',')} (${cx}x${cy}x${cz} of ${src.dimensions.join('x')}), argmax` +
+        (fgThreshold !== undefined ? `; foreground p >= ${fgThreshold}: -${thresholded}` : '') +
         (huRefine
           ? `; HU window [${huRefine.window.join(', ')}] refinement: -${refined.removed} outside, +${refined.added} inside with p >= ${huRefine.min_probability}`
           : ''),
       huRefine: huRefine ? { ...huRefine, ...refined } : undefined,
+      foregroundThreshold: fgThreshold !== undefined ? { threshold: fgThreshold, removed: thresholded } : undefined,
       from: modelGrid,
       to: crop,
       box: srcBox,

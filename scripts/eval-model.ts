@@ -1,0 +1,236 @@
+/**
+ * Accuracy of a model package on phantoms NOT used in training (training uses seeds 1000..1999; these use 5000+),
+ * through the same pipeline the CLI and the browser run (src/pipeline/run.ts `segment`, onnxruntime-node).
+ *
+ *   npx tsx scripts/eval-model.ts [--model models/psoas-unet3d] [--set eval|val] [--cases all|<name>,<name>]
+ *                                 [--threads N] [--json] [--variants=...]
+ *
+ * Two disjoint sets of unseen phantoms: `val` (seeds 4001+) is where post-processing choices of a package
+ * (foreground_threshold, hu_refine, overlap) are tuned; `eval` (seeds 5001+, the default and the CI test) only
+ * reports, so its figures are not fitted to.
+ *
+ * Per case and side: Dice against the generator's label map (voxel centre inside the analytic shape, on the source
+ * grid), and the measured volume (mL) and centreline length (mm) against the ANALYTIC truth of the shape
+ * (truth.ts: ∫πab ds and the arc length), as relative errors. The chest case has no psoas: the whole mask's
+ * volume is reported instead. Used by scripts/eval-model.test.ts (CI) and the model card.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Vec3 } from '../src/core/geometry';
+import { generatePhantom, LABELS, type PhantomOptions } from '../src/core/phantom';
+import type { Volume } from '../src/core/volume';
+import { loadNodeModel } from '../src/inference/ort-node';
+import { measureAll } from '../src/measure';
+import type { ModelManifest } from '../src/pipeline/manifest';
+import { segment } from '../src/pipeline/run';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const DEFAULT_MODEL = path.join(REPO, 'models', 'psoas-unet3d');
+
+export interface EvalCase {
+  name: string;
+  phantom: PhantomOptions;
+  /** true: the field of view holds no psoas (chest). */
+  noPsoas?: boolean;
+}
+
+/**
+ * Unseen acquisitions covering the issue's range: in-plane 0.7–1.5 mm, slices 1–5 mm, both slice orders, an
+ * oblique grid, and a chest-only field of view. In-plane 512 columns/rows (the generator's default); at 0.7 mm
+ * that is a 358 mm field of view, which still holds both psoas muscles.
+ */
+export const EVAL_CASES: EvalCase[] = [
+  { name: 'fine-0.7x1-hf', phantom: { seed: 5001, spacing: [0.7, 0.7, 1] } },
+  { name: 'coarse-1.5x5-ff', phantom: { seed: 5002, spacing: [1.5, 1.5, 5], sliceOrder: 'feet-first' } },
+  { name: 'oblique-0.9x3', phantom: { seed: 5003, spacing: [0.9, 0.9, 3], oblique: true } },
+  { name: 'mid-1.2x2-ff', phantom: { seed: 5004, spacing: [1.2, 1.2, 2], sliceOrder: 'feet-first' } },
+  { name: 'chest-1x3', phantom: { seed: 5005, spacing: [1, 1, 3], preset: 'chest' }, noPsoas: true },
+];
+
+export interface SideResult {
+  dice: number;
+  volume_ml: number;
+  truth_volume_ml: number;
+  volume_err: number;
+  length_mm: number;
+  truth_length_mm: number;
+  length_err: number;
+  /** False-positive voxels by the phantom structure they belong to (diagnostics: what the model confuses). */
+  fp_by_structure: Record<string, number>;
+  /** False-negative voxels (missed psoas) as a count. */
+  fn_voxels: number;
+}
+
+export interface CaseResult {
+  name: string;
+  dims: Vec3;
+  spacing: Vec3;
+  seconds: { generate: number; segment: number };
+  sides?: { psoas_left: SideResult; psoas_right: SideResult };
+  /** Whole mask volume (mL), for the no-psoas case. */
+  mask_ml: number;
+}
+
+/** Dice of label `v` between two label maps on the same grid. */
+export function dice(a: Uint8Array, b: Uint8Array, v: number): number {
+  let na = 0, nb = 0, both = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] === v, y = b[i] === v;
+    if (x) na++;
+    if (y) nb++;
+    if (x && y) both++;
+  }
+  return na + nb === 0 ? 1 : (2 * both) / (na + nb);
+}
+
+/**
+ * Validation phantoms (seeds 4001+, disjoint from training 1000..1999 and from EVAL_CASES): tune post-processing
+ * here, report on EVAL_CASES.
+ */
+export const VALIDATION_CASES: EvalCase[] = [
+  { name: 'val-0.8x2.5', phantom: { seed: 4001, spacing: [0.8, 0.8, 2.5] } },
+  { name: 'val-1.4x4-ff', phantom: { seed: 4002, spacing: [1.4, 1.4, 4], sliceOrder: 'feet-first' } },
+  { name: 'val-oblique-1x2', phantom: { seed: 4003, spacing: [1, 1, 2], oblique: true } },
+  { name: 'val-0.7x1.5-ff', phantom: { seed: 4004, spacing: [0.7, 0.7, 1.5], sliceOrder: 'feet-first' } },
+];
+
+/** Manifest overrides to compare on the same phantoms (undefined = the package as it is). */
+export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number } | undefined;
+
+export async function evaluateCases(
+  cases: EvalCase[],
+  modelDir = DEFAULT_MODEL,
+  threads?: number,
+  log: (s: string) => void = () => {},
+  variants: PostprocessVariant[] = [undefined],
+): Promise<CaseResult[]> {
+  const { manifest: base, session } = await loadNodeModel(modelDir, threads ? { intraOpNumThreads: threads } : {});
+  const out: CaseResult[] = [];
+  try {
+    for (const c of cases) {
+      let t = performance.now();
+      const ph = generatePhantom(c.phantom);
+      const gen = (performance.now() - t) / 1000;
+      // Variants that differ only after inference (post-processing) see the same tiles in the same order: replay the
+      // model's outputs instead of running it again (keyed by overlap).
+      const tileCache = new Map<number, Float32Array[]>();
+      for (const [vi, pp] of variants.entries()) {
+        const manifest: ModelManifest = pp
+          ? {
+              ...base,
+              postprocess: { ...base.postprocess, ...pp.postprocess },
+              sliding_window: { ...base.sliding_window, ...(pp.overlap !== undefined ? { overlap: pp.overlap } : {}) },
+            }
+          : base;
+        t = performance.now();
+        const ov = manifest.sliding_window.overlap;
+        const cached = tileCache.get(ov);
+        const record: Float32Array[] = [];
+        let next = 0;
+        const predict: typeof session.predictTile = cached
+          ? async () => cached[next++]
+          : async (tile, size, signal) => {
+              const y = await session.predictTile(tile, size, signal);
+              if (variants.length > 1) record.push(y);
+              return y;
+            };
+        const r = await segment(ph.image, manifest, predict);
+        if (!cached && variants.length > 1) tileCache.set(ov, record);
+        const seg = (performance.now() - t) / 1000;
+        const g = ph.image.geometry;
+        const voxMl = Math.abs(g.spacing[0] * g.spacing[1] * g.spacing[2]) / 1000;
+        let n = 0;
+        for (const v of r.mask.data) if (v !== 0) n++;
+        const name = variants.length > 1 ? `${c.name}#${vi}` : c.name;
+        const res: CaseResult = { name, dims: g.dimensions, spacing: g.spacing, seconds: { generate: gen, segment: seg }, mask_ml: n * voxMl };
+        if (!c.noPsoas) {
+          const m = measureAll(ph.image as Volume, r.mask, { psoas_left: 1, psoas_right: 2 });
+          const side = (key: 'psoas_left' | 'psoas_right', v: number): SideResult => {
+            const s = m.structures[key];
+            const truth = ph.truth[key];
+            const tv = truth.truncated ? truth.volume_in_fov_ml : truth.volume_ml;
+            const fp: Record<string, number> = {};
+            let fn = 0;
+            for (let i = 0; i < r.mask.data.length; i++) {
+              const a = r.mask.data[i] === v, b = ph.labels.data[i] === v;
+              if (a && !b) {
+                const nm = (LABELS as Record<number, string>)[ph.labels.data[i]] ?? "background";
+                fp[nm] = (fp[nm] ?? 0) + 1;
+              } else if (b && !a) fn++;
+            }
+            return {
+              fp_by_structure: fp,
+              fn_voxels: fn,
+              dice: dice(r.mask.data, ph.labels.data, v),
+              volume_ml: s.volume_ml,
+              truth_volume_ml: tv,
+              volume_err: s.volume_ml / tv - 1,
+              length_mm: s.length_mm,
+              truth_length_mm: truth.length_mm,
+              length_err: s.length_mm / truth.length_mm - 1,
+            };
+          };
+          res.sides = { psoas_left: side('psoas_left', 1), psoas_right: side('psoas_right', 2) };
+        }
+        log(formatCase(res));
+        out.push(res);
+      }
+    }
+  } finally {
+    await session.dispose();
+  }
+  return out;
+}
+
+const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}%`;
+
+export function formatCase(r: CaseResult): string {
+  const head = `${r.name.padEnd(16)} ${r.dims.join('x').padEnd(12)} gen ${r.seconds.generate.toFixed(0)}s seg ${r.seconds.segment.toFixed(0)}s`;
+  if (!r.sides) return `${head}  no psoas expected: mask ${r.mask_ml.toFixed(2)} mL`;
+  const s = (n: string, x: SideResult) => `${n} Dice ${x.dice.toFixed(4)} vol ${pct(x.volume_err)} len ${pct(x.length_err)}`;
+  return `${head}  ${s('L', r.sides.psoas_left)} | ${s('R', r.sides.psoas_right)}`;
+}
+
+async function main(): Promise<void> {
+  const { parseArgs } = await import('node:util');
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      set: { type: 'string', default: 'eval' },
+      cases: { type: 'string', default: 'all' },
+      threads: { type: 'string' },
+      json: { type: 'boolean' },
+      variants: { type: 'string' },
+    },
+  });
+  if (values.set !== 'eval' && values.set !== 'val') throw new Error(`--set must be eval or val, got ${values.set}`);
+  const pool = values.set === 'val' ? VALIDATION_CASES : EVAL_CASES;
+  const wanted = values.cases === 'all' ? pool : pool.filter((c) => values.cases!.split(',').includes(c.name));
+  if (wanted.length === 0) throw new Error(`no case named ${values.cases}; cases: ${pool.map((c) => c.name).join(', ')}`);
+  // --variants="pkg;none;-29,150,0.3;ov=0.25;t=0.6;-29,150,0.5/ov=0.25/t=0.6": the package as is, without
+  // hu_refine and foreground_threshold, with hu_refine LO,HI,P, with another sliding-window overlap, with a
+  // foreground threshold, or several ('/'-joined)
+  const variants: PostprocessVariant[] = (values.variants ?? 'pkg').split(';').map((v) => {
+    if (v === 'pkg') return undefined;
+    const out: NonNullable<PostprocessVariant> = {};
+    for (const part of v.split('/')) {
+      if (part === 'none') out.postprocess = { ...out.postprocess, hu_refine: undefined, foreground_threshold: undefined };
+      else if (part.startsWith('ov=')) out.overlap = Number(part.slice(3));
+      else if (part.startsWith('t=')) out.postprocess = { ...out.postprocess, foreground_threshold: Number(part.slice(2)) };
+      else {
+        const [lo, hi, p] = part.split(',').map(Number);
+        out.postprocess = { ...out.postprocess, hu_refine: { window: [lo, hi], min_probability: p } };
+      }
+    }
+    return out;
+  });
+  const res = await evaluateCases(wanted, values.model ?? DEFAULT_MODEL, values.threads ? Number(values.threads) : undefined, (s) => console.log(s), variants);
+  if (values.json) console.log(JSON.stringify(res, null, 2));
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}
