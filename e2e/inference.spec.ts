@@ -384,8 +384,9 @@ test.describe('in-browser inference (onnxruntime-web in a worker)', () => {
       const onnxUrl = new URL(manifest.onnx ?? 'model.onnx', entry!.manifestUrl).href;
       const onnx = new Uint8Array(await (await fetch(onnxUrl)).arrayBuffer());
       expect(sha(Buffer.from(onnx))).toBe(manifest.sha256);
-      // 12 x 12 x 10 voxels at 4 mm → model grid 16 x 16 x 13 at 3 mm: one 16^3 tile.
-      const geometry = centredGeometry([12, 12, 10], [4, 4, 4]);
+      // 4 mm voxels covering 16 voxels of the model grid per axis (2 x 2 x 3 mm → 8 x 8 x 12 voxels): one 16^3 tile.
+      const ts = manifest.input.target_spacing_mm;
+      const geometry = centredGeometry([0, 1, 2].map((a) => Math.max(4, Math.round((16 * ts[a]) / 4))) as Vec3, [4, 4, 4]);
       const { ct } = cylinderPhantom(geometry);
       const maxTileVoxels = 16 ** 3;
       const args = { url: entry!.manifestUrl, geometry, data: Array.from(ct.data), maxTileVoxels };

@@ -1,0 +1,45 @@
+/**
+ * The shipped model package on phantoms NOT used in training or tuning (seeds 5001+; training uses 1000..1999,
+ * post-processing was chosen on 4001+), across in-plane 0.7–1.5 mm, slices 1–5 mm, both slice orders, an oblique
+ * grid, and a chest-only field of view. Same pipeline as the CLI and the browser (onnxruntime-node). Prints every
+ * figure.
+ *
+ * HONEST STATUS: issue 3 asks for Dice >= 0.95 per side and volume/length within 3 % of the analytic truth. The
+ * shipped model does NOT reach that on every case (see models/psoas-unet3d/MODEL_CARD.md for the measured figures).
+ * The floors below are REGRESSION floors set a little under what the shipped package measured, so a worse model or a
+ * pipeline bug fails CI; they are not the acceptance targets. The chest case (no psoas, < 1 mL) is the target itself.
+ */
+import { describe, expect, it } from 'vitest';
+import { EVAL_CASES, evaluateCases, formatCase } from './eval-model';
+
+/** Per case: lowest Dice of either side, largest |volume error| and |length error| (fractions) of either side. */
+const FLOORS: Record<string, { dice: number; vol: number; len: number }> = {
+  // measured with psoas-unet3d 0.2.0 (min Dice / max |vol err| / max |len err| of the two sides):
+  'fine-0.7x1-hf': { dice: 0.9, vol: 0.13, len: 0.05 }, //     0.923 / 10.2 % / 2.2 %
+  'coarse-1.5x5-ff': { dice: 0.9, vol: 0.05, len: 0.05 }, //   0.925 /  1.9 % / 2.4 %
+  'oblique-0.9x3': { dice: 0.85, vol: 0.19, len: 0.11 }, //    0.871 / 15.8 % / 7.9 %
+  'mid-1.2x2-ff': { dice: 0.91, vol: 0.11, len: 0.08 }, //     0.932 /  7.8 % / 4.9 %
+};
+
+describe('shipped model on unseen phantoms', () => {
+  it.each(EVAL_CASES.map((c) => [c.name, c] as const))(
+    '%s',
+    async (name, c) => {
+      const [r] = await evaluateCases([c]);
+      console.log(formatCase(r));
+      if (c.noPsoas) {
+        expect(r.mask_ml).toBeLessThan(1);
+        return;
+      }
+      const f = FLOORS[name];
+      expect(f, `no floor for ${name}`).toBeDefined();
+      for (const side of ['psoas_left', 'psoas_right'] as const) {
+        const s = r.sides![side];
+        expect(s.dice, `${side} Dice`).toBeGreaterThanOrEqual(f.dice);
+        expect(Math.abs(s.volume_err), `${side} volume error`).toBeLessThanOrEqual(f.vol);
+        expect(Math.abs(s.length_err), `${side} length error`).toBeLessThanOrEqual(f.len);
+      }
+    },
+    300_000,
+  );
+});
