@@ -145,6 +145,9 @@ def main():
     ap.add_argument('--version', default='0.2.0')
     ap.add_argument('--resume', action='store_true', help='continue from <run>/ckpt.pt')
     ap.add_argument('--export-only', action='store_true', help='export <run>/ckpt.pt as the package, no training')
+    ap.add_argument('--init', help='start from the weights of a package folder (its model.pt + manifest.json): a warm '
+                    'restart with a fresh optimiser and its own lr schedule; the package\'s training phases, steps and '
+                    'seconds carry over into the provenance')
     ap.add_argument('--ckpt-every', type=int, default=100)
     ap.add_argument('--p-fg', type=float, default=0.7, help='fraction of patches centred on a psoas voxel')
     args = ap.parse_args()
@@ -159,21 +162,31 @@ def main():
     model = UNet3D(channels=tuple(args.channels), softmax=False).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-5)
     step0, train_s, history, commands = 0, 0.0, [], []
+    base_steps, base_s = 0, 0.0  # steps and seconds already in the --init weights (0 without --init)
+    if args.init:
+        model.load_state_dict(torch.load(os.path.join(args.init, 'model.pt'), map_location=dev))
+        prov = json.load(open(os.path.join(args.init, 'manifest.json')))['provenance']
+        base_steps, base_s = int(prov['steps']), float(prov['train_seconds'])
+        commands = list(prov.get('training_phases', []))
+        print(f'initialised from {args.init} ({base_steps} steps, {base_s:.0f}s trained)', flush=True)
     if args.resume or args.export_only:
         ck = torch.load(ckpt_path, map_location=dev)
         model.load_state_dict(ck['model'])
         opt.load_state_dict(ck['opt'])
         step0, train_s, history = ck['step'], ck['train_s'], ck.get('history', [])
         commands = ck.get('commands', [])
+        base_steps, base_s = ck.get('base_steps', 0), ck.get('base_s', 0.0)
         rng = np.random.default_rng([args.seed, step0])
         print(f'resumed {ckpt_path} at step {step0} ({train_s:.0f}s trained)', flush=True)
 
     if not args.export_only:
-        commands.append({'command': 'python3 training/train.py ' + ' '.join(sys.argv[1:]), 'from_step': step0, 'to_step': args.steps})
+        commands.append({'command': 'python3 training/train.py ' + ' '.join(sys.argv[1:]),
+                         'from_step': base_steps + step0, 'to_step': base_steps + args.steps})
 
     def save(step):
         torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'train_s': train_s,
-                    'history': history, 'args': vars(args), 'commands': commands}, ckpt_path + '.tmp')
+                    'history': history, 'args': vars(args), 'commands': commands,
+                    'base_steps': base_steps, 'base_s': base_s}, ckpt_path + '.tmp')
         os.replace(ckpt_path + '.tmp', ckpt_path)
 
     if not args.export_only:
@@ -213,7 +226,7 @@ def main():
             if (step + 1) % args.ckpt_every == 0 or step == args.steps - 1:
                 save(step + 1)
         step0 = args.steps
-    export(args, model, dev, step0, train_s, history, commands)
+    export(args, model, dev, base_steps + step0, base_s + train_s, history, commands)
 
 
 def export(args, model, dev, steps_done, train_s, history, commands):
