@@ -181,7 +181,7 @@ def main():
 
     if not args.export_only:
         commands.append({'command': 'python3 training/train.py ' + ' '.join(sys.argv[1:]),
-                         'from_step': base_steps + step0, 'to_step': base_steps + args.steps})
+                         'from_step': base_steps + step0, 'to_step': base_steps + args.steps, 'seeds': args.seeds})
 
     def save(step):
         torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'train_s': train_s,
@@ -229,6 +229,17 @@ def main():
     export(args, model, dev, base_steps + step0, base_s + train_s, history, commands)
 
 
+def training_data(phases, seeds_now):
+    """Which phantoms each training phase saw (phases recorded before 'seeds' was stored: read from --seeds)."""
+    def seeds_of(ph):
+        m = re.search(r'--seeds\s+(\d+)', ph['command'])
+        return ph.get('seeds', int(m.group(1)) if m else 30)  # 30: train.py's --seeds default
+    parts = [f"steps {ph['from_step']}-{ph['to_step']} on {seeds_of(ph)} (seeds 1000..{999 + seeds_of(ph)})"
+             for ph in phases] or [f'{seeds_now} (seeds 1000..{999 + seeds_now})']
+    return (f'synthetic phantoms from the project generator (generator version {generator_version()}), no real CT: '
+            + '; '.join(parts))
+
+
 def export(args, model, dev, steps_done, train_s, history, commands):
     os.makedirs(args.out, exist_ok=True)
     export = UNet3D(channels=tuple(args.channels), softmax=True)
@@ -263,8 +274,7 @@ def export(args, model, dev, steps_done, train_s, history, commands):
         'webgpu': {'ops': 'Conv(3D) InstanceNormalization LeakyRelu MaxPool Resize(trilinear) Concat Softmax',
                    'max_storage_buffer_binding_bytes': 4 * 2 * args.channels[0] * args.patch[0] * args.patch[1] * args.patch[2]},
         'provenance': {
-            'training_data': f'{args.seeds} synthetic phantoms from the project generator (seeds 1000..{999 + args.seeds}, '
-                             f'generator version {generator_version()}), no real CT',
+            'training_data': training_data(commands, args.seeds),
             'training_command': 'python3 training/train.py ' + ' '.join(cmd),
             'training_phases': commands,
             'seed': args.seed, 'steps': steps_done, 'batch': args.batch, 'device': dev, 'torch': torch.__version__,
