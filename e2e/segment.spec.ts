@@ -196,6 +196,15 @@ async function download(page: Page, testId: string, testInfo: TestInfo): Promise
   return { name: dl.suggestedFilename(), bytes: fs.readFileSync(file) };
 }
 
+/** One script of a Long Animation Frame entry (what invoked it and for how long, ms). */
+interface LoafScript {
+  invokerType: string;
+  invoker: string;
+  ms: number;
+  /** ms after the probe started (just before "Segment psoas" is clicked). */
+  at: number;
+}
+
 function onPageErrors(page: Page): void {
   page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
 }
@@ -228,9 +237,16 @@ test.describe('segmentation panel (real model, sample study)', () => {
     // Run; while it runs, the views keep drawing and the progress names the stage and tile. The main thread must
     // stay responsive: the longest gap between animation frames is recorded over the whole run.
     await page.evaluate(() => {
-      const w = window as unknown as { __maxFrameGap: number; __frames: boolean };
+      const w = window as unknown as { __maxFrameGap: number; __frames: boolean; __loaf: LoafScript[] };
       w.__maxFrameGap = 0;
       w.__frames = true;
+      // Long Animation Frames (Chromium ≥ 123): every script that ran in a frame over 50 ms, with what invoked it.
+      w.__loaf = [];
+      const t0 = performance.now();
+      new PerformanceObserver((list) => {
+        for (const f of list.getEntries() as unknown as { scripts: { invokerType: string; invoker: string; duration: number; startTime: number }[] }[])
+          for (const sc of f.scripts) w.__loaf.push({ invokerType: sc.invokerType, invoker: sc.invoker, ms: sc.duration, at: sc.startTime - t0 });
+      }).observe({ type: 'long-animation-frame' });
       let last = performance.now();
       const tick = (t: number) => {
         w.__maxFrameGap = Math.max(w.__maxFrameGap, t - last);
@@ -246,14 +262,30 @@ test.describe('segmentation panel (real model, sample study)', () => {
     await expect.poll(async () => (await seg(page)).hasResult, { timeout: 480_000, intervals: [500] }).toBe(true);
     const uiMs = Date.now() - t0;
     lap('UI segmentation');
-    const maxFrameGap = await page.evaluate(() => {
-      const w = window as unknown as { __maxFrameGap: number; __frames: boolean };
+    // Let the overlay's first draws land in the record.
+    await expect.poll(async () => (await seg(page)).overlay.viewsWithOverlay, { timeout: 30_000 }).toBe(3);
+    await page.waitForTimeout(1000);
+    const { maxFrameGap, loaf } = await page.evaluate(() => {
+      const w = window as unknown as { __maxFrameGap: number; __frames: boolean; __loaf: LoafScript[] };
       w.__frames = false;
-      return w.__maxFrameGap;
+      return { maxFrameGap: w.__maxFrameGap, loaf: w.__loaf };
     });
-    console.log(`[segment] longest main-thread frame gap during the ${(uiMs / 1000).toFixed(1)} s run: ${maxFrameGap.toFixed(0)} ms`);
-    // Generous for a loaded 2-core machine (SwiftShader draws on the CPU too); inference on the main thread would
-    // freeze it for the whole run.
+    // Cornerstone draws the views in animation-frame callbacks; on this machine the GPU is SwiftShader (on the
+    // CPU), and the overlay's FIRST draw (label texture upload, two-volume shader compiled in software) is one long
+    // frame that a real GPU does not have. Everything else — the app's own work and Cornerstone's set-up of the
+    // overlay (label volume built a few slices per task, localVolume.ts) — must stay short.
+    const isDraw = (x: LoafScript) => x.invokerType === 'user-callback' && x.invoker === 'FrameRequestCallback';
+    const longest = (xs: LoafScript[]) => xs.reduce((a, x) => (x.ms > a.ms ? x : a), { invokerType: '-', invoker: '-', ms: 0, at: 0 });
+    const work = longest(loaf.filter((x) => !isDraw(x)));
+    const draw = longest(loaf.filter(isDraw));
+    console.log(
+      `[segment] during the ${(uiMs / 1000).toFixed(1)} s run and the overlay's first draws: longest frame gap ${maxFrameGap.toFixed(0)} ms; ` +
+        `longest script outside drawing ${work.ms.toFixed(0)} ms (${work.invoker} at ${(work.at / 1000).toFixed(1)} s); ` +
+        `longest draw callback ${draw.ms.toFixed(0)} ms (at ${(draw.at / 1000).toFixed(1)} s)`,
+    );
+    // Measured 23 ms (a slab of the label volume). Inference on the main thread would freeze the page for the whole
+    // run; building the overlay's volume in one go took ~230 ms and copying the CT in one go ~120 ms.
+    expect(work.ms, `longest script outside drawing: ${JSON.stringify(work)}`).toBeLessThan(60);
     expect(maxFrameGap).toBeLessThan(Math.min(3000, uiMs / 3));
     const s = await seg(page);
     expect(s.error, JSON.stringify(s.error)).toBeUndefined();

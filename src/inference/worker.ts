@@ -14,6 +14,7 @@
 import * as Comlink from 'comlink';
 import { PsoasError } from '../core/errors';
 import type { Vec3, VolumeGeometry } from '../core/geometry';
+import { nextTask } from '../core/tasks';
 import type { VolumeMeta, VoxelArray } from '../core/volume';
 import type { ModelManifest } from '../pipeline/manifest';
 import { segment as runSegment, type SegmentOptions, type Stage, type StepRecord } from '../pipeline/run';
@@ -119,18 +120,6 @@ interface Loaded {
   session: WebModelSession;
 }
 
-/** Resolves after pending messages (e.g. a cancel() call) have been handled: a macrotask, not a microtask. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    const ch = new MessageChannel();
-    ch.port1.onmessage = () => {
-      ch.port1.close();
-      resolve();
-    };
-    ch.port2.postMessage(null);
-  });
-}
-
 const queue = createSerialQueue();
 const sessions = new Map<string, Promise<Loaded>>();
 let active: Loaded | undefined;
@@ -202,7 +191,7 @@ async function segment(image: WorkerImage, opts: WorkerSegmentOptions = {}, onPr
       const predictTile: WebModelSession['predictTile'] = async (tile, size, signal) => {
         // ORT's WASM run may finish without ever leaving the microtask queue: give queued messages (cancel())
         // a chance to run before each tile, then honour them.
-        await yieldToEventLoop();
+        await nextTask(); // a macrotask: a pending cancel() call is handled first
         signal?.throwIfAborted();
         const t = performance.now();
         const out = await session.predictTile(tile, size, signal);

@@ -9,11 +9,9 @@
 import {
   Enums as CoreEnums,
   RenderingEngine,
-  cache,
   getRenderingEngine,
   init as coreInit,
   setVolumesForViewports,
-  volumeLoader,
   type Types,
 } from '@cornerstonejs/core';
 import {
@@ -36,6 +34,7 @@ import { PsoasError } from '../core/errors';
 import { markersFromCamera, type OrientationMarkers } from './orientation';
 import { DEFAULT_PRESET, rangeToWindow, windowToRange } from './presets';
 import { PSOAS_LABEL_STYLES, labelColourLut } from './labels';
+import { createLocalVolumeInSlabs, removeLocalVolume } from './localVolume';
 
 export type ViewName = 'axial' | 'coronal' | 'sagittal';
 export const VIEW_NAMES: readonly ViewName[] = ['axial', 'coronal', 'sagittal'];
@@ -78,17 +77,16 @@ function toCornerstoneArray(v: Volume): Int16Array | Uint16Array | Uint8Array | 
 
 /**
  * Creates (or returns the cached) Cornerstone volume (id without ":" so Cornerstone never looks for an image
- * loader for its slices) for a registered core Volume. The Cornerstone volume shares
- * the core voxel buffer where the type allows (no copy).
+ * loader for its slices) for a registered core Volume, a few slices per task (localVolume.ts). The Cornerstone
+ * volume shares the core voxel buffer where the type allows (no copy).
  */
-export function ensureCornerstoneVolume(registryId: string, v: Volume): string {
+export function ensureCornerstoneVolume(registryId: string, v: Volume): Promise<string> {
   const volumeId = `psoasview-${registryId}`;
-  if (cache.getVolume(volumeId)) return volumeId;
   const g = v.geometry;
   const scalarData = toCornerstoneArray(v);
   const bits = scalarData instanceof Float32Array ? 32 : scalarData instanceof Uint8Array ? 8 : 16;
   const iop = [g.direction[0], g.direction[1], g.direction[2], g.direction[3], g.direction[4], g.direction[5]];
-  volumeLoader.createLocalVolume(volumeId, {
+  return createLocalVolumeInSlabs(volumeId, {
     scalarData,
     dimensions: [...g.dimensions] as Types.Point3,
     spacing: [...g.spacing] as Types.Point3,
@@ -115,12 +113,10 @@ export function ensureCornerstoneVolume(registryId: string, v: Volume): string {
       VOILUTFunction: 'LINEAR',
     },
   });
-  return volumeId;
 }
 
 export function releaseCornerstoneVolume(registryId: string): void {
-  const volumeId = `psoasview-${registryId}`;
-  if (cache.getVolume(volumeId)) cache.removeVolumeLoadObject(volumeId);
+  removeLocalVolume(`psoasview-${registryId}`);
 }
 
 /** Cornerstone volume / segmentation id of a label map registered under `maskRegistryId`. */
@@ -129,15 +125,15 @@ function labelmapVolumeId(maskRegistryId: string): string {
 }
 
 /**
- * Creates (or returns the cached) Cornerstone labelmap volume for a label map on the CT's grid. The Uint8 label
- * values (1 = psoas_left, 2 = psoas_right) are shared with the core volume (no copy). It carries the CT's frame of
+ * Creates (or returns the cached) Cornerstone labelmap volume for a label map on the CT's grid, a few slices per
+ * task (localVolume.ts: in one go it froze the views for ~230 ms when a result arrived). The Uint8 label values
+ * (1 = psoas_left, 2 = psoas_right) are shared with the core volume (no copy). It carries the CT's frame of
  * reference so Cornerstone accepts it as an overlay of the CT's viewports.
  */
-function ensureLabelmapVolume(maskRegistryId: string, ctRegistryId: string, mask: Volume<Uint8Array>): string {
+function ensureLabelmapVolume(maskRegistryId: string, ctRegistryId: string, mask: Volume<Uint8Array>): Promise<string> {
   const volumeId = labelmapVolumeId(maskRegistryId);
-  if (cache.getVolume(volumeId)) return volumeId;
   const g = mask.geometry;
-  volumeLoader.createLocalVolume(volumeId, {
+  return createLocalVolumeInSlabs(volumeId, {
     scalarData: mask.data,
     dimensions: [...g.dimensions] as Types.Point3,
     spacing: [...g.spacing] as Types.Point3,
@@ -160,7 +156,6 @@ function ensureLabelmapVolume(maskRegistryId: string, ctRegistryId: string, mask
       VOILUTFunction: 'LINEAR',
     },
   });
-  return volumeId;
 }
 
 /** Index of the psoas colour LUT in Cornerstone's segmentation state (added once per page). */
@@ -207,7 +202,20 @@ export class MprController {
   private volume: Volume | null = null;
   private primary: PrimaryTool = 'windowLevel';
   private listeners = new Set<() => void>();
-  private readonly onChange = () => this.listeners.forEach((l) => l());
+  private changeQueued = false;
+  /**
+   * Camera/VOI events come in bursts (one per view and per camera step when a volume or overlay is added); the
+   * listeners (view-state readers, each reading the viewport's properties) run once per burst, after the task
+   * that fired them, not once per event.
+   */
+  private readonly onChange = () => {
+    if (this.changeQueued) return;
+    this.changeQueued = true;
+    queueMicrotask(() => {
+      this.changeQueued = false;
+      if (!this.destroyed) this.listeners.forEach((l) => l());
+    });
+  };
   /** Resolves when the last setVolume() finished (overlays are added after the CT is in the views). */
   private volumeShown: Promise<void> = Promise.resolve();
   /** The label map overlay now shown: registry id of the mask and its Cornerstone segmentation/volume id. */
@@ -308,7 +316,8 @@ export class MprController {
     // An overlay belongs to the CT it was computed on.
     this.removeLabelmap();
     this.volume = v;
-    const volumeId = ensureCornerstoneVolume(registryId, v);
+    const volumeId = await ensureCornerstoneVolume(registryId, v);
+    if (this.destroyed || this.volume !== v) return;
     this.volumeId = volumeId;
     await setVolumesForViewports(this.engine, [{ volumeId }], [...VIEW_NAMES]);
     if (this.destroyed) return;
@@ -505,7 +514,13 @@ export class MprController {
     const [a, b] = [ct.geometry.dimensions, mask.geometry.dimensions];
     if (a[0] !== b[0] || a[1] !== b[1] || a[2] !== b[2])
       throw new PsoasError('BAD_ARGUMENT', `The label map (${b.join('x')}) is not on the grid of the displayed CT (${a.join('x')})`, b, maskRegistryId);
-    const volumeId = ensureLabelmapVolume(maskRegistryId, ctRegistryId, mask);
+    const volumeId = await ensureLabelmapVolume(maskRegistryId, ctRegistryId, mask);
+    // Calls are serialised, but the viewer may have closed or shown another CT meanwhile: the volume is then
+    // shown nowhere.
+    if (this.destroyed || this.shownRegistryId !== ctRegistryId) {
+      removeLocalVolume(volumeId);
+      return;
+    }
     const segmentationId = volumeId;
     const type = ToolEnums.SegmentationRepresentations.Labelmap;
     segmentation.addSegmentations([
@@ -533,7 +548,7 @@ export class MprController {
     } catch (e) {
       console.warn('psoasview: removing the segmentation overlay failed', e);
     }
-    if (cache.getVolume(lm.segmentationId)) cache.removeVolumeLoadObject(lm.segmentationId);
+    removeLocalVolume(lm.segmentationId);
     if (!this.destroyed) this.engine.render();
   }
 
