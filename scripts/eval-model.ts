@@ -95,7 +95,7 @@ export const VALIDATION_CASES: EvalCase[] = [
 ];
 
 /** Manifest overrides to compare on the same phantoms (undefined = the package as it is). */
-export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number } | undefined;
+export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean } | undefined;
 
 export async function evaluateCases(
   cases: EvalCase[],
@@ -112,18 +112,22 @@ export async function evaluateCases(
       const ph = generatePhantom(c.phantom);
       const gen = (performance.now() - t) / 1000;
       // Variants that differ only after inference (post-processing) see the same tiles in the same order: replay the
-      // model's outputs instead of running it again (keyed by overlap).
-      const tileCache = new Map<number, Float32Array[]>();
+      // model's outputs instead of running it again (keyed by overlap and mirroring).
+      const tileCache = new Map<string, Float32Array[]>();
       for (const [vi, pp] of variants.entries()) {
         const manifest: ModelManifest = pp
           ? {
               ...base,
               postprocess: { ...base.postprocess, ...pp.postprocess },
-              sliding_window: { ...base.sliding_window, ...(pp.overlap !== undefined ? { overlap: pp.overlap } : {}) },
+              sliding_window: {
+                ...base.sliding_window,
+                ...(pp.overlap !== undefined ? { overlap: pp.overlap } : {}),
+                ...(pp.mirror !== undefined ? { mirror_lr: pp.mirror } : {}),
+              },
             }
           : base;
         t = performance.now();
-        const ov = manifest.sliding_window.overlap;
+        const ov = `${manifest.sliding_window.overlap}/${manifest.sliding_window.mirror_lr ?? false}`;
         const cached = tileCache.get(ov);
         const record: Float32Array[] = [];
         let next = 0;
@@ -209,13 +213,14 @@ async function main(): Promise<void> {
   if (wanted.length === 0) throw new Error(`no case named ${values.cases}; cases: ${pool.map((c) => c.name).join(', ')}`);
   // --variants="pkg;none;-29,150,0.3;ov=0.25;t=0.6;-29,150,0.5/ov=0.25/t=0.6": the package as is, without
   // hu_refine and foreground_threshold, with hu_refine LO,HI,P, with another sliding-window overlap, with a
-  // foreground threshold, or several ('/'-joined)
+  // foreground threshold, with(out) left–right mirror averaging ('mirror', 'nomirror'), or several ('/'-joined)
   const variants: PostprocessVariant[] = (values.variants ?? 'pkg').split(';').map((v) => {
     if (v === 'pkg') return undefined;
     const out: NonNullable<PostprocessVariant> = {};
     for (const part of v.split('/')) {
       if (part === 'none') out.postprocess = { ...out.postprocess, hu_refine: undefined, foreground_threshold: undefined };
       else if (part.startsWith('ov=')) out.overlap = Number(part.slice(3));
+      else if (part === 'mirror' || part === 'nomirror') out.mirror = part === 'mirror';
       else if (part.startsWith('t=')) out.postprocess = { ...out.postprocess, foreground_threshold: Number(part.slice(2)) };
       else {
         const [lo, hi, p] = part.split(',').map(Number);

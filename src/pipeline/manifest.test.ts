@@ -72,6 +72,7 @@ describe('validateManifest', () => {
     ['foreground_threshold 1', (m) => (m.postprocess.foreground_threshold = 1), /foreground_threshold must be in \[0\.5, 1\)/],
     ['overlap 1', (m) => (m.sliding_window.overlap = 1), /overlap must be in \[0, 1\)/],
     ['blending', (m) => (m.sliding_window.blending = 'median'), /blending/],
+    ['mirror_lr not a boolean', (m) => (m.sliding_window.mirror_lr = 'yes'), /sliding_window\.mirror_lr must be true or false/],
   ];
   it.each(bad)('rejects %s with BAD_MODEL naming the file and field', (_name, edit, re) => {
     const err = errorOf(edited(edit));

@@ -71,6 +71,11 @@ export interface ManifestSlidingWindow {
   blending: 'gaussian' | 'constant';
   /** Gaussian sigma as a fraction of the patch size (nnU-Net: 1/8). */
   sigma_scale: number;
+  /**
+   * Left–right mirror test-time augmentation (mirror.ts): every tile is also predicted mirrored, with *_left and
+   * *_right outputs swapped back, and the two are averaged. Twice the network runs.
+   */
+  mirror_lr?: boolean;
 }
 
 export interface ModelManifest {
@@ -211,6 +216,7 @@ export function validateManifest(json: unknown, source = 'manifest.json'): Model
   if (sw.blending !== 'gaussian' && sw.blending !== 'constant')
     fail('sliding_window.blending', "must be 'gaussian' or 'constant'", sw.blending);
   num(sw.sigma_scale, 'sliding_window.sigma_scale', (x) => x > 0 && x <= 1, 'in (0, 1]');
+  if (sw.mirror_lr !== undefined && typeof sw.mirror_lr !== 'boolean') fail('sliding_window.mirror_lr', 'must be true or false', sw.mirror_lr);
 
   return { ...(root as object), name, version } as ModelManifest;
 }

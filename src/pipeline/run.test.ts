@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { indexToWorld, type Mat3, type Vec3, type VolumeGeometry } from '../core/geometry';
 import { bodyBox, embedScores, extractBox, STAGES, segment, type PredictTile } from './run';
+import { flipAxis } from './mirror';
 import { cylinderPhantom, dice, tinyManifest, tinyModelReference } from './synthetic';
 
 /** Direction matrices (column-major) of differently acquired series. */
@@ -232,6 +233,23 @@ describe('body-box crop before tiling', () => {
     console.info(`body crop: ${tiles(a)} tiles instead of ${tiles(b)}`);
     expect(tiles(a)).toBeLessThan(tiles(b));
     expect(a.steps.find((s) => s.step === 'inference')!.summary).toMatch(/over the body box/);
+  });
+
+  it('sliding_window.mirror_lr: each tile runs as it is and mirrored along the model grid\'s L–R axis (i in LPS)', async () => {
+    const g = grid(DIRS[0][1]);
+    const { ct } = cylinderPhantom(g);
+    const m = tinyManifest();
+    m.sliding_window = { ...m.sliding_window, mirror_lr: true };
+    const seen: Array<{ tile: Float32Array; size: Vec3 }> = [];
+    const rec: PredictTile = (tile, size) => {
+      seen.push({ tile: tile.slice(), size });
+      return pointwise(tile, size);
+    };
+    const r = await segment(ct, m, rec);
+    const inf = r.steps.find((s) => s.step === 'inference')!;
+    expect(inf.summary).toMatch(/each also mirrored left–right \(2 runs per tile\)/);
+    expect(seen.length).toBe(2 * (inf.tiles as number));
+    for (let t = 0; t < seen.length; t += 2) expect(seen[t + 1].tile).toEqual(flipAxis(seen[t].tile, seen[t].size, 0));
   });
 
   it('the tiny 3x3x3 model: crop and no crop agree on >= 99.9 % of voxels', async () => {

@@ -25,6 +25,7 @@ import { argmax, boundingBox, keepLargestComponent, postprocessLabels, type Conn
 import { cropGeometry, geometryForSpacing, resampleTrilinear, resampleTrilinearSlabs } from './resample';
 import { applyReorient, isIdentityReorient, reorientTransform } from './reorient';
 import { slidingWindowInference, type PredictTile } from './sliding-window';
+import { mirrorPlan, withMirror } from './mirror';
 
 export type { PredictTile } from './sliding-window';
 
@@ -271,9 +272,10 @@ export async function segment(
   const sw = manifest.sliding_window;
   let tiles = 0;
   let tileSize: Vec3 = manifest.input.patch_size;
+  const net: PredictTile = sw.mirror_lr ? withMirror(predictTile, mirrorPlan(manifest)) : predictTile;
   const predict: PredictTile = (tile, size, signal) => {
     tileSize = size;
-    return predictTile(tile, size, signal);
+    return net(tile, size, signal);
   };
   // Only the body's bounding box is tiled: voxels of <= BODY_HU (air around the patient) clip to the model's lowest
   // input value, which is also the sliding window's pad value, so the network sees the same numbers either way;
@@ -309,6 +311,7 @@ export async function segment(
     step: 'inference',
     summary:
       `${tiles} tile(s) of ${tileSize.join('x')}, overlap ${sw.overlap}, ${sw.blending} blending` +
+      (sw.mirror_lr ? ', each also mirrored left–right (2 runs per tile)' : '') +
       (cropped ? `, over the body box ${body.lo.join(',')}..${body.hi.join(',')} (HU > ${Math.max(BODY_HU, intensity.clip[0])}) of ${md.join('x')}` : ''),
     bodyBox: cropped ? body : undefined,
     tiles,
