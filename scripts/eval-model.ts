@@ -3,7 +3,7 @@
  * through the same pipeline the CLI and the browser run (src/pipeline/run.ts `segment`, onnxruntime-node).
  *
  *   npx tsx scripts/eval-model.ts [--model models/psoas-unet3d] [--set eval|val] [--cases all|<name>,<name>]
- *                                 [--threads N] [--json] [--variants=...]
+ *                                 [--threads N] [--json] [--variants=...] [--perfect]
  *
  * Two disjoint sets of unseen phantoms: `val` (seeds 4001+) is where post-processing choices of a package
  * (foreground_threshold, hu_refine, overlap) are tuned; `eval` (seeds 5001+, the default and the CI test) only
@@ -12,7 +12,8 @@
  * Per case and side: Dice against the generator's label map (voxel centre inside the analytic shape, on the source
  * grid), and the measured volume (mL) and centreline length (mm) against the ANALYTIC truth of the shape
  * (truth.ts: ∫πab ds and the arc length), as relative errors. The chest case has no psoas: the whole mask's
- * volume is reported instead. Used by scripts/eval-model.test.ts (CI) and the model card.
+ * volume is reported instead. `--perfect` measures the generator's own label maps instead of a model's masks: the
+ * measurement engine's own error on these shapes. Used by scripts/eval-model.test.ts (CI) and the model card.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,7 +104,9 @@ export async function evaluateCases(
   threads?: number,
   log: (s: string) => void = () => {},
   variants: PostprocessVariant[] = [undefined],
+  perfect = false,
 ): Promise<CaseResult[]> {
+  if (perfect) return evaluatePerfect(cases, log);
   const { manifest: base, session } = await loadNodeModel(modelDir, threads ? { intraOpNumThreads: threads } : {});
   const out: CaseResult[] = [];
   try {
@@ -186,6 +189,43 @@ export async function evaluateCases(
   return out;
 }
 
+/**
+ * The measurement engine alone: the generator's own label map (a perfect segmentation) measured like a model's
+ * mask, against the analytic truth. What no model can beat (`--perfect`).
+ */
+function evaluatePerfect(cases: EvalCase[], log: (s: string) => void): CaseResult[] {
+  const out: CaseResult[] = [];
+  for (const c of cases) {
+    const t = performance.now();
+    const ph = generatePhantom(c.phantom);
+    const g = ph.image.geometry;
+    const res: CaseResult = { name: c.name, dims: g.dimensions, spacing: g.spacing, seconds: { generate: (performance.now() - t) / 1000, segment: 0 }, mask_ml: 0 };
+    if (!c.noPsoas) {
+      const m = measureAll(ph.image as Volume, ph.labels, { psoas_left: 1, psoas_right: 2 });
+      const side = (key: 'psoas_left' | 'psoas_right'): SideResult => {
+        const s = m.structures[key];
+        const truth = ph.truth[key];
+        const tv = truth.truncated ? truth.volume_in_fov_ml : truth.volume_ml;
+        return {
+          fp_by_structure: {},
+          fn_voxels: 0,
+          dice: 1,
+          volume_ml: s.volume_ml,
+          truth_volume_ml: tv,
+          volume_err: s.volume_ml / tv - 1,
+          length_mm: s.length_mm,
+          truth_length_mm: truth.length_mm,
+          length_err: s.length_mm / truth.length_mm - 1,
+        };
+      };
+      res.sides = { psoas_left: side('psoas_left'), psoas_right: side('psoas_right') };
+    }
+    log(formatCase(res));
+    out.push(res);
+  }
+  return out;
+}
+
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}%`;
 
 export function formatCase(r: CaseResult): string {
@@ -205,6 +245,7 @@ async function main(): Promise<void> {
       threads: { type: 'string' },
       json: { type: 'boolean' },
       variants: { type: 'string' },
+      perfect: { type: 'boolean' },
     },
   });
   if (values.set !== 'eval' && values.set !== 'val') throw new Error(`--set must be eval or val, got ${values.set}`);
@@ -229,7 +270,7 @@ async function main(): Promise<void> {
     }
     return out;
   });
-  const res = await evaluateCases(wanted, values.model ?? DEFAULT_MODEL, values.threads ? Number(values.threads) : undefined, (s) => console.log(s), variants);
+  const res = await evaluateCases(wanted, values.model ?? DEFAULT_MODEL, values.threads ? Number(values.threads) : undefined, (s) => console.log(s), variants, values.perfect);
   if (values.json) console.log(JSON.stringify(res, null, 2));
 }
 

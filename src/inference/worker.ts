@@ -188,6 +188,10 @@ async function segment(image: WorkerImage, opts: WorkerSegmentOptions = {}, onPr
       let tileSize: Vec3 | undefined;
       let total = 0;
       let reportedTiles = 0;
+      // With mirror averaging (pipeline/mirror.ts) the network runs twice per tile: time and count tiles, not runs.
+      const runsPerTile = manifest.sliding_window.mirror_lr ? 2 : 1;
+      let runs = 0;
+      let tileMs = 0;
       const predictTile: WebModelSession['predictTile'] = async (tile, size, signal) => {
         // ORT's WASM run may finish without ever leaving the microtask queue: give queued messages (cancel())
         // a chance to run before each tile, then honour them.
@@ -196,7 +200,11 @@ async function segment(image: WorkerImage, opts: WorkerSegmentOptions = {}, onPr
         const t = performance.now();
         const out = await session.predictTile(tile, size, signal);
         tileSize = size;
-        tiles.push(performance.now() - t);
+        tileMs += performance.now() - t;
+        if (++runs % runsPerTile === 0) {
+          tiles.push(tileMs);
+          tileMs = 0;
+        }
         return out;
       };
       const result = await runSegment({ ...image, data: image.data }, manifest, predictTile, {

@@ -78,9 +78,10 @@ function toCornerstoneArray(v: Volume): Int16Array | Uint16Array | Uint8Array | 
 /**
  * Creates (or returns the cached) Cornerstone volume (id without ":" so Cornerstone never looks for an image
  * loader for its slices) for a registered core Volume, a few slices per task (localVolume.ts). The Cornerstone
- * volume shares the core voxel buffer where the type allows (no copy).
+ * volume shares the core voxel buffer where the type allows (no copy). Resolves to its id, or null when the volume
+ * was released (releaseCornerstoneVolume) before it was ready.
  */
-export function ensureCornerstoneVolume(registryId: string, v: Volume): Promise<string> {
+export function ensureCornerstoneVolume(registryId: string, v: Volume): Promise<string | null> {
   const volumeId = `psoasview-${registryId}`;
   const g = v.geometry;
   const scalarData = toCornerstoneArray(v);
@@ -112,7 +113,7 @@ export function ensureCornerstoneVolume(registryId: string, v: Volume): Promise<
       voiLut: [{ windowWidth: DEFAULT_PRESET.width, windowCenter: DEFAULT_PRESET.center }],
       VOILUTFunction: 'LINEAR',
     },
-  });
+  }).then((cached) => (cached ? volumeId : null));
 }
 
 export function releaseCornerstoneVolume(registryId: string): void {
@@ -130,7 +131,7 @@ function labelmapVolumeId(maskRegistryId: string): string {
  * (1 = psoas_left, 2 = psoas_right) are shared with the core volume (no copy). It carries the CT's frame of
  * reference so Cornerstone accepts it as an overlay of the CT's viewports.
  */
-function ensureLabelmapVolume(maskRegistryId: string, ctRegistryId: string, mask: Volume<Uint8Array>): Promise<string> {
+function ensureLabelmapVolume(maskRegistryId: string, ctRegistryId: string, mask: Volume<Uint8Array>): Promise<string | null> {
   const volumeId = labelmapVolumeId(maskRegistryId);
   const g = mask.geometry;
   return createLocalVolumeInSlabs(volumeId, {
@@ -155,7 +156,7 @@ function ensureLabelmapVolume(maskRegistryId: string, ctRegistryId: string, mask
       voiLut: [],
       VOILUTFunction: 'LINEAR',
     },
-  });
+  }).then((cached) => (cached ? volumeId : null));
 }
 
 /** Index of the psoas colour LUT in Cornerstone's segmentation state (added once per page). */
@@ -200,6 +201,8 @@ export class MprController {
   private shownRegistryId: string | null = null;
   private destroyed = false;
   private volume: Volume | null = null;
+  /** Incremented per setVolume: a slower earlier call must not show its CT after a later one. */
+  private showToken = 0;
   private primary: PrimaryTool = 'windowLevel';
   private listeners = new Set<() => void>();
   private changeQueued = false;
@@ -312,12 +315,14 @@ export class MprController {
   }
 
   private async showVolume(registryId: string, v: Volume): Promise<void> {
+    const token = ++this.showToken;
     this.shownRegistryId = null;
     // An overlay belongs to the CT it was computed on.
     this.removeLabelmap();
-    this.volume = v;
     const volumeId = await ensureCornerstoneVolume(registryId, v);
-    if (this.destroyed || this.volume !== v) return;
+    // Closed, asked for another CT, or this CT was released while its Cornerstone volume was being built.
+    if (this.destroyed || token !== this.showToken || volumeId === null) return;
+    this.volume = v;
     this.volumeId = volumeId;
     await setVolumesForViewports(this.engine, [{ volumeId }], [...VIEW_NAMES]);
     if (this.destroyed) return;
@@ -514,11 +519,14 @@ export class MprController {
     const [a, b] = [ct.geometry.dimensions, mask.geometry.dimensions];
     if (a[0] !== b[0] || a[1] !== b[1] || a[2] !== b[2])
       throw new PsoasError('BAD_ARGUMENT', `The label map (${b.join('x')}) is not on the grid of the displayed CT (${a.join('x')})`, b, maskRegistryId);
-    const volumeId = await ensureLabelmapVolume(maskRegistryId, ctRegistryId, mask);
+    const still = () => !this.destroyed && this.shownRegistryId === ctRegistryId;
+    let volumeId = await ensureLabelmapVolume(maskRegistryId, ctRegistryId, mask);
+    // Another viewer that shared this creation may have given it up (closed) and removed it: build it again.
+    if (volumeId === null && still()) volumeId = await ensureLabelmapVolume(maskRegistryId, ctRegistryId, mask);
     // Calls are serialised, but the viewer may have closed or shown another CT meanwhile: the volume is then
     // shown nowhere.
-    if (this.destroyed || this.shownRegistryId !== ctRegistryId) {
-      removeLocalVolume(volumeId);
+    if (!still() || volumeId === null) {
+      removeLocalVolume(labelmapVolumeId(maskRegistryId));
       return;
     }
     const segmentationId = volumeId;

@@ -22,9 +22,9 @@ describe('createLocalVolumeInSlabs', () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);
     // A budget of 0 ms yields after every slice: the event loop runs between slices.
-    const id = await createLocalVolumeInSlabs('t-slabs', s, 0);
+    expect(await createLocalVolumeInSlabs('t-slabs', s, 0)).toBe(true);
+    const id = 't-slabs';
     clearInterval(timer);
-    expect(id).toBe('t-slabs');
     expect(ticks).toBeGreaterThan(0);
     const v = cache.getVolume(id)!;
     expect(v.dimensions).toEqual([64, 48, 40]);
@@ -42,9 +42,9 @@ describe('createLocalVolumeInSlabs', () => {
   it('two callers for the same id share one creation; a cached volume returns at once', async () => {
     const s = spec([16, 16, 12]);
     const [a, b] = await Promise.all([createLocalVolumeInSlabs('t-shared', s, 0), createLocalVolumeInSlabs('t-shared', s, 0)]);
-    expect([a, b]).toEqual(['t-shared', 't-shared']);
+    expect([a, b]).toEqual([true, true]);
     const v = cache.getVolume('t-shared');
-    expect(await createLocalVolumeInSlabs('t-shared', spec([16, 16, 12]))).toBe('t-shared');
+    expect(await createLocalVolumeInSlabs('t-shared', spec([16, 16, 12]))).toBe(true);
     expect(cache.getVolume('t-shared')).toBe(v);
     removeLocalVolume('t-shared');
   });
@@ -54,5 +54,18 @@ describe('createLocalVolumeInSlabs', () => {
     await expect(createLocalVolumeInSlabs('t-bad', s)).rejects.toThrow(/3072 voxels for dimensions 16x16x13/);
     expect(cache.getImage('t-bad_slice_0')).toBeUndefined();
     expect(cache.getVolume('t-bad')).toBeUndefined();
+  });
+
+  it('removeLocalVolume during the creation stops it: nothing cached, no slice images left; a later call builds again', async () => {
+    const s = spec([16, 16, 30]);
+    const p = createLocalVolumeInSlabs('t-cancel', s, 0);
+    await new Promise((r) => setTimeout(r, 0));
+    removeLocalVolume('t-cancel');
+    expect(await p).toBe(false);
+    expect(cache.getVolume('t-cancel')).toBeUndefined();
+    for (let k = 0; k < 30; k++) expect(cache.getImage(`t-cancel_slice_${k}`)).toBeUndefined();
+    expect(await createLocalVolumeInSlabs('t-cancel', s, 0)).toBe(true);
+    expect(cache.getVolume('t-cancel')!.imageIds).toHaveLength(30);
+    removeLocalVolume('t-cancel');
   });
 });

@@ -26,23 +26,29 @@ export interface LocalVolumeSpec {
 }
 
 /** Creations in flight, so two callers asking for the same id share one volume. */
-const pending = new Map<string, Promise<string>>();
+const pending = new Map<string, Promise<boolean>>();
+/** Ids removed (removeLocalVolume) while their creation was in flight: the creation stops and caches nothing. */
+const cancelled = new Set<string>();
 
 /**
  * Creates the Cornerstone volume `volumeId` (or returns at once when it is cached), slice images first, a few per
- * task. Each slice image shares the caller's buffer (subarray, no copy). Resolves with `volumeId` once the
- * volume is in Cornerstone's cache.
+ * task. Each slice image shares the caller's buffer (subarray, no copy). Resolves to true once the volume is in
+ * Cornerstone's cache, or to false when removeLocalVolume(volumeId) was called meanwhile (nothing is cached then).
  */
-export function createLocalVolumeInSlabs(volumeId: string, spec: LocalVolumeSpec, budgetMs = 8): Promise<string> {
-  if (cache.getVolume(volumeId)) return Promise.resolve(volumeId);
+export function createLocalVolumeInSlabs(volumeId: string, spec: LocalVolumeSpec, budgetMs = 8): Promise<boolean> {
+  if (cache.getVolume(volumeId)) return Promise.resolve(true);
   const running = pending.get(volumeId);
   if (running) return running;
-  const p = build(volumeId, spec, budgetMs).finally(() => pending.delete(volumeId));
+  cancelled.delete(volumeId);
+  const p = build(volumeId, spec, budgetMs).finally(() => {
+    pending.delete(volumeId);
+    cancelled.delete(volumeId);
+  });
   pending.set(volumeId, p);
   return p;
 }
 
-async function build(volumeId: string, spec: LocalVolumeSpec, budgetMs: number): Promise<string> {
+async function build(volumeId: string, spec: LocalVolumeSpec, budgetMs: number): Promise<boolean> {
   const { scalarData, dimensions, spacing, origin, direction, metadata } = spec;
   const sliceLength = dimensions[0] * dimensions[1];
   if (scalarData.length !== sliceLength * dimensions[2])
@@ -57,6 +63,10 @@ async function build(volumeId: string, spec: LocalVolumeSpec, budgetMs: number):
       if (performance.now() - taskStart > budgetMs) {
         await nextTask();
         taskStart = performance.now();
+        if (cancelled.has(volumeId)) {
+          for (const id of imageIds) dropImage(id);
+          return false;
+        }
       }
       const imageId = `${volumeId}_slice_${k}`;
       // A stale image of an earlier, abandoned creation of the same id would make putImageSync throw.
@@ -84,7 +94,7 @@ async function build(volumeId: string, spec: LocalVolumeSpec, budgetMs: number):
     });
     volume.voxelManager = utilities.VoxelManager.createImageVolumeVoxelManager({ imageIds, dimensions, numberOfComponents: 1, id: volumeId });
     cache.putVolumeSync(volumeId, volume);
-    return volumeId;
+    return true;
   } catch (e) {
     for (const id of imageIds) dropImage(id);
     throw e;
@@ -96,11 +106,13 @@ function dropImage(imageId: string): void {
 }
 
 /**
- * Removes a volume made by createLocalVolumeInSlabs AND its slice images: Cornerstone's removeVolumeLoadObject
+ * Removes a volume made by createLocalVolumeInSlabs AND its slice images (a creation in flight stops at its next
+ * yield and caches nothing): Cornerstone's removeVolumeLoadObject
  * leaves the images in the image cache, where they would keep the voxel buffer alive and count against the cache
  * size after every new segmentation.
  */
 export function removeLocalVolume(volumeId: string): void {
+  if (pending.has(volumeId)) cancelled.add(volumeId);
   const v = cache.getVolume(volumeId);
   if (!v) return;
   const imageIds = [...(v.imageIds ?? [])];
