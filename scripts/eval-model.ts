@@ -153,9 +153,6 @@ export async function evaluateCases(
         if (!c.noPsoas) {
           const m = measureAll(ph.image as Volume, r.mask, { psoas_left: 1, psoas_right: 2 });
           const side = (key: 'psoas_left' | 'psoas_right', v: number): SideResult => {
-            const s = m.structures[key];
-            const truth = ph.truth[key];
-            const tv = truth.truncated ? truth.volume_in_fov_ml : truth.volume_ml;
             const fp: Record<string, number> = {};
             let fn = 0;
             for (let i = 0; i < r.mask.data.length; i++) {
@@ -165,17 +162,7 @@ export async function evaluateCases(
                 fp[nm] = (fp[nm] ?? 0) + 1;
               } else if (b && !a) fn++;
             }
-            return {
-              fp_by_structure: fp,
-              fn_voxels: fn,
-              dice: dice(r.mask.data, ph.labels.data, v),
-              volume_ml: s.volume_ml,
-              truth_volume_ml: tv,
-              volume_err: s.volume_ml / tv - 1,
-              length_mm: s.length_mm,
-              truth_length_mm: truth.length_mm,
-              length_err: s.length_mm / truth.length_mm - 1,
-            };
+            return { fp_by_structure: fp, fn_voxels: fn, dice: dice(r.mask.data, ph.labels.data, v), ...againstTruth(m, ph, key) };
           };
           res.sides = { psoas_left: side('psoas_left', 1), psoas_right: side('psoas_right', 2) };
         }
@@ -187,6 +174,25 @@ export async function evaluateCases(
     await session.dispose();
   }
   return out;
+}
+
+/** Measured volume and length of one side against the phantom's analytic truth (in-FOV volume when truncated). */
+function againstTruth(
+  m: ReturnType<typeof measureAll>,
+  ph: ReturnType<typeof generatePhantom>,
+  key: 'psoas_left' | 'psoas_right',
+): Omit<SideResult, 'fp_by_structure' | 'fn_voxels' | 'dice'> {
+  const s = m.structures[key];
+  const truth = ph.truth[key];
+  const tv = truth.truncated ? truth.volume_in_fov_ml : truth.volume_ml;
+  return {
+    volume_ml: s.volume_ml,
+    truth_volume_ml: tv,
+    volume_err: s.volume_ml / tv - 1,
+    length_mm: s.length_mm,
+    truth_length_mm: truth.length_mm,
+    length_err: s.length_mm / truth.length_mm - 1,
+  };
 }
 
 /**
@@ -202,22 +208,7 @@ function evaluatePerfect(cases: EvalCase[], log: (s: string) => void): CaseResul
     const res: CaseResult = { name: c.name, dims: g.dimensions, spacing: g.spacing, seconds: { generate: (performance.now() - t) / 1000, segment: 0 }, mask_ml: 0 };
     if (!c.noPsoas) {
       const m = measureAll(ph.image as Volume, ph.labels, { psoas_left: 1, psoas_right: 2 });
-      const side = (key: 'psoas_left' | 'psoas_right'): SideResult => {
-        const s = m.structures[key];
-        const truth = ph.truth[key];
-        const tv = truth.truncated ? truth.volume_in_fov_ml : truth.volume_ml;
-        return {
-          fp_by_structure: {},
-          fn_voxels: 0,
-          dice: 1,
-          volume_ml: s.volume_ml,
-          truth_volume_ml: tv,
-          volume_err: s.volume_ml / tv - 1,
-          length_mm: s.length_mm,
-          truth_length_mm: truth.length_mm,
-          length_err: s.length_mm / truth.length_mm - 1,
-        };
-      };
+      const side = (key: 'psoas_left' | 'psoas_right'): SideResult => ({ fp_by_structure: {}, fn_voxels: 0, dice: 1, ...againstTruth(m, ph, key) });
       res.sides = { psoas_left: side('psoas_left'), psoas_right: side('psoas_right') };
     }
     log(formatCase(res));
