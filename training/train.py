@@ -58,12 +58,17 @@ def generate(seed, variant, data_dir):
     return out
 
 
-def load_case(d, spacing):
+def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0):
+    """Image, psoas labels, psoas voxel list and 'hard negatives' on the model grid.
+
+    Hard negatives: voxels of the phantom structures in `hard_labels` (e.g. iliacus, liver) within `hard_margin_mm`
+    of the psoas, where the 0.3.0 model leaked (same HU as the psoas, touching it). None when hard_labels is empty.
+    """
     img, aff = read_nifti(os.path.join(d, 'image.nii.gz'))
-    lab, _ = read_nifti(os.path.join(d, 'labels.nii.gz'))
+    lab_all, _ = read_nifti(os.path.join(d, 'labels.nii.gz'))
     img, sp = to_lps_canonical(img, aff)
-    lab, _ = to_lps_canonical(lab, aff)
-    lab = np.where(lab <= 2, lab, 0)  # only psoas labels are trained
+    lab_all, _ = to_lps_canonical(lab_all, aff)
+    lab = np.where(lab_all <= 2, lab_all, 0)  # only psoas labels are trained
     # to torch [1,1,D=k,H=j,W=i]; resample to the model spacing (trilinear image, nearest label)
     t_img = torch.from_numpy(np.ascontiguousarray(normalise(img).transpose(2, 1, 0)))[None, None].float()
     t_lab = torch.from_numpy(np.ascontiguousarray(lab.transpose(2, 1, 0))).long()
@@ -74,17 +79,34 @@ def load_case(d, spacing):
     onehot = F.one_hot(t_lab, 3).permute(3, 0, 1, 2)[None].float()
     t_lab = F.interpolate(onehot, size=size, mode='trilinear', align_corners=False)[0].argmax(0)
     fg = torch.nonzero(t_lab > 0)
-    return t_img[0], t_lab, fg
+    hard = None
+    if hard_labels:
+        is_hard = torch.from_numpy(np.ascontiguousarray(np.isin(lab_all, hard_labels).transpose(2, 1, 0)))
+        is_hard = F.interpolate(is_hard[None, None].float(), size=size, mode='trilinear', align_corners=False)[0, 0] > 0.5
+        # dilation of the psoas by the margin (a box in model voxels; spacing x y z → kernel W H D)
+        r = [max(1, int(round(hard_margin_mm / spacing[2 - a]))) for a in range(3)]
+        near = F.max_pool3d((t_lab > 0)[None, None].float(), kernel_size=[2 * x + 1 for x in r], stride=1,
+                            padding=r)[0, 0] > 0
+        hard = is_hard & near & (t_lab == 0)
+    return t_img[0], t_lab, fg, hard
 
 
-def random_patch(img, lab, fg, patch, rng, p_fg=0.7):
+def random_patch(img, lab, fg, patch, rng, p_fg=0.7, hard=None, hard_idx=None, p_hard=0.0):
+    """A training patch (image, labels, hard-negative mask or None). Centred on a hard negative with probability
+    p_hard, else on a psoas voxel with probability p_fg, else anywhere."""
     d, h, w = img.shape[1:]
     pad = [max(0, patch[2] - w), max(0, patch[1] - h), max(0, patch[0] - d)]
     if any(pad):
         img = F.pad(img, (0, pad[0], 0, pad[1], 0, pad[2]), value=-1.0)
         lab = F.pad(lab, (0, pad[0], 0, pad[1], 0, pad[2]), value=0)
+        if hard is not None:
+            hard = F.pad(hard, (0, pad[0], 0, pad[1], 0, pad[2]), value=False)
         d, h, w = img.shape[1:]
-    if len(fg) and rng.random() < p_fg:
+    # the extra draw only when hard negatives are on: earlier phases' commands replay the same patches
+    if p_hard > 0 and hard_idx is not None and len(hard_idx) and rng.random() < p_hard:
+        c = hard_idx[rng.integers(len(hard_idx))].tolist()
+        start = [min(max(0, c[a] - patch[a] // 2 + int(rng.integers(-patch[a] // 4, patch[a] // 4 + 1))), (d, h, w)[a] - patch[a]) for a in range(3)]
+    elif len(fg) and rng.random() < p_fg:
         # a random foreground SLICE first, then a voxel on it: the thin cranial and caudal ends weigh as much per
         # millimetre as the bulky belly (uniform voxel sampling would rarely visit them)
         zs = torch.unique(fg[:, 0])
@@ -95,11 +117,15 @@ def random_patch(img, lab, fg, patch, rng, p_fg=0.7):
     else:
         start = [int(rng.integers(0, (d, h, w)[a] - patch[a] + 1)) for a in range(3)]
     sl = tuple(slice(start[a], start[a] + patch[a]) for a in range(3))
-    return img[(slice(None),) + sl], lab[sl]
+    return img[(slice(None),) + sl], lab[sl], (hard[sl] if hard is not None else None)
 
 
-def dice_ce_loss(prob_logits, target):
-    ce = F.cross_entropy(prob_logits, target)
+def dice_ce_loss(prob_logits, target, weight=None):
+    """Cross-entropy (voxel-weighted when `weight` is given: a weighted mean) + soft Dice of the two psoas classes."""
+    if weight is None:
+        ce = F.cross_entropy(prob_logits, target)
+    else:
+        ce = (F.cross_entropy(prob_logits, target, reduction='none') * weight).sum() / weight.sum()
     prob = torch.softmax(prob_logits, dim=1)
     onehot = F.one_hot(target, 3).permute(0, 4, 1, 2, 3).float()
     inter = (prob * onehot).sum(dim=(0, 2, 3, 4))
@@ -150,6 +176,12 @@ def main():
                     'seconds carry over into the provenance')
     ap.add_argument('--ckpt-every', type=int, default=100)
     ap.add_argument('--p-fg', type=float, default=0.7, help='fraction of patches centred on a psoas voxel')
+    ap.add_argument('--hard-labels', type=int, nargs='*', default=[],
+                    help='phantom label values (src/core/phantom/labels.ts) whose voxels near the psoas are hard '
+                    'negatives, e.g. 18 (iliacus) 12 (liver) 10 11 (kidneys)')
+    ap.add_argument('--hard-margin-mm', type=float, default=15.0, help='"near the psoas": within this box radius')
+    ap.add_argument('--hard-weight', type=float, default=1.0, help='cross-entropy weight of hard-negative voxels')
+    ap.add_argument('--p-hard', type=float, default=0.0, help='fraction of patches centred on a hard negative')
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -197,23 +229,30 @@ def main():
         for n in range(args.seeds):
             seed = 1000 + n
             d = generate(seed, VARIANTS[n % len(VARIANTS)], args.data)
-            cases.append(load_case(d, args.spacing))
+            cases.append(load_case(d, args.spacing, tuple(args.hard_labels), args.hard_margin_mm))
+        hard_idx = [torch.nonzero(c[3]) if c[3] is not None else None for c in cases]
+        if args.hard_labels:
+            print('hard-negative voxels per case (model grid):', [int(len(h)) for h in hard_idx], flush=True)
         print(f'{len(cases)} cases loaded in {time.time() - t0:.0f}s on {dev}', flush=True)
         t1 = time.time() - train_s
         for step in range(step0, args.steps):
             for g in opt.param_groups:
                 g['lr'] = lr_at(step, args.steps, args.lr)
-            xs, ys = [], []
+            xs, ys, ws = [], [], []
             for _ in range(args.batch):
-                img, lab, fg = cases[int(rng.integers(len(cases)))]
-                x, y = random_patch(img, lab, fg, args.patch, rng, p_fg=args.p_fg)
+                ci = int(rng.integers(len(cases)))
+                img, lab, fg, hard = cases[ci]
+                x, y, hm = random_patch(img, lab, fg, args.patch, rng, p_fg=args.p_fg, hard=hard, hard_idx=hard_idx[ci],
+                                        p_hard=args.p_hard)
+                ws.append(1.0 + (args.hard_weight - 1.0) * hm.float() if hm is not None else torch.ones_like(y, dtype=torch.float32))
                 x = x * float(rng.uniform(0.9, 1.1)) + float(rng.uniform(-0.1, 0.1))  # intensity augmentation
                 x = x + torch.randn_like(x) * float(rng.uniform(0, 0.05))
                 xs.append(x)
                 ys.append(y)
             x = torch.stack(xs).to(dev)
             y = torch.stack(ys).to(dev)
-            loss = dice_ce_loss(model(x), y)
+            w = torch.stack(ws).to(dev) if args.hard_weight != 1.0 else None
+            loss = dice_ce_loss(model(x), y, w)
             opt.zero_grad()
             loss.backward()
             opt.step()

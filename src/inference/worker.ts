@@ -20,6 +20,7 @@ import type { ModelManifest } from '../pipeline/manifest';
 import { segment as runSegment, type SegmentOptions, type Stage, type StepRecord } from '../pipeline/run';
 import type { PostprocessReport } from '../pipeline/postprocess';
 import { createWebSession, capturedLog, loseWebGpuDeviceForTesting, ortVersion, requestWebGpuDevice, wasmThreadCount, type PreferredBackend, type WebGpuInfo, type WebModelSession } from './ort-web';
+import { runsPerTile } from '../pipeline/mirror';
 import { createSerialQueue } from './queue';
 import { loadModelPackage, type ModelPackageSource, type PackageProgress } from './registry';
 import type { NodePlacement } from './web-log';
@@ -189,7 +190,7 @@ async function segment(image: WorkerImage, opts: WorkerSegmentOptions = {}, onPr
       let total = 0;
       let reportedTiles = 0;
       // With mirror averaging (pipeline/mirror.ts) the network runs twice per tile: time and count tiles, not runs.
-      const runsPerTile = manifest.sliding_window.mirror_lr ? 2 : 1;
+      const runsEachTile = runsPerTile(manifest.sliding_window);
       let runs = 0;
       let tileMs = 0;
       const predictTile: WebModelSession['predictTile'] = async (tile, size, signal) => {
@@ -201,7 +202,7 @@ async function segment(image: WorkerImage, opts: WorkerSegmentOptions = {}, onPr
         const out = await session.predictTile(tile, size, signal);
         tileSize = size;
         tileMs += performance.now() - t;
-        if (++runs % runsPerTile === 0) {
+        if (++runs % runsEachTile === 0) {
           tiles.push(tileMs);
           tileMs = 0;
         }

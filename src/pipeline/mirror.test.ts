@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../core/geometry';
-import { flipAxis, mirrorPlan, withMirror } from './mirror';
+import type { ModelManifest } from './manifest';
+import { flipAxis, mirrorPlan, runsPerTile, withMirror } from './mirror';
 import { tinyManifest } from './synthetic';
 
 const SIZE: Vec3 = [4, 3, 2];
@@ -71,5 +72,23 @@ describe('withMirror', () => {
     expect(y[24 + at(0, 1, 1)]).toBeCloseTo(0.5);
     expect(y[48 + at(3, 1, 1)]).toBeCloseTo(0.5);
     expect(y[at(0, 1, 1)] + y[24 + at(0, 1, 1)] + y[48 + at(0, 1, 1)]).toBeCloseTo(1);
+  });
+});
+
+describe('runsPerTile', () => {
+  it.each<[ModelManifest['sliding_window'], number]>([
+    [{ overlap: 0.5, blending: 'gaussian' as const, sigma_scale: 0.125 }, 1],
+    [{ overlap: 0.5, blending: 'gaussian' as const, sigma_scale: 0.125, mirror_lr: false }, 1],
+    [{ overlap: 0.5, blending: 'gaussian' as const, sigma_scale: 0.125, mirror_lr: true }, 2],
+  ])('%o → %i network run(s), as many as withMirror makes', async (sw, n) => {
+    expect(runsPerTile(sw)).toBe(n);
+    let calls = 0;
+    const net = async (t: Float32Array) => {
+      calls++;
+      return Float32Array.from([...t.map(() => 1), ...t.map(() => 0), ...t.map(() => 0)]);
+    };
+    const predict = sw.mirror_lr ? withMirror(net, { axis: 0, channelOf: Int32Array.from([0, 2, 1]) }) : net;
+    await predict(ramp(24), SIZE);
+    expect(calls).toBe(n);
   });
 });

@@ -54,6 +54,11 @@ export function mirrorPlan(manifest: ModelManifest): { axis: 0 | 1 | 2; channelO
   return { axis: axis as 0 | 1 | 2, channelOf };
 }
 
+/** Network runs per sliding-window tile under a package's settings: 2 with mirror averaging, else 1. */
+export function runsPerTile(sw: ModelManifest['sliding_window']): 1 | 2 {
+  return sw.mirror_lr ? 2 : 1;
+}
+
 /** `predict` with left–right mirror averaging (two network runs per tile). */
 export function withMirror(predict: PredictTile, plan: { axis: 0 | 1 | 2; channelOf: Int32Array }): PredictTile {
   return async (tile, size, signal) => {

@@ -25,7 +25,7 @@ import { argmax, boundingBox, keepLargestComponent, postprocessLabels, type Conn
 import { cropGeometry, geometryForSpacing, resampleTrilinear, resampleTrilinearSlabs } from './resample';
 import { applyReorient, isIdentityReorient, reorientTransform } from './reorient';
 import { slidingWindowInference, type PredictTile } from './sliding-window';
-import { mirrorPlan, withMirror } from './mirror';
+import { mirrorPlan, runsPerTile, withMirror } from './mirror';
 
 export type { PredictTile } from './sliding-window';
 
@@ -311,7 +311,7 @@ export async function segment(
     step: 'inference',
     summary:
       `${tiles} tile(s) of ${tileSize.join('x')}, overlap ${sw.overlap}, ${sw.blending} blending` +
-      (sw.mirror_lr ? ', each also mirrored left–right (2 runs per tile)' : '') +
+      (runsPerTile(sw) === 2 ? ', each also mirrored left–right (2 runs per tile)' : '') +
       (cropped ? `, over the body box ${body.lo.join(',')}..${body.hi.join(',')} (HU > ${Math.max(BODY_HU, intensity.clip[0])}) of ${md.join('x')}` : ''),
     bodyBox: cropped ? body : undefined,
     tiles,
