@@ -248,14 +248,15 @@ def main():
                 img, lab, fg, hard = cases[ci]
                 x, y, hm = random_patch(img, lab, fg, args.patch, rng, p_fg=args.p_fg, hard=hard, hard_idx=hard_idx[ci],
                                         p_hard=args.p_hard)
-                ws.append(1.0 + (args.hard_weight - 1.0) * hm.float() if hm is not None else torch.ones_like(y, dtype=torch.float32))
+                if args.hard_weight != 1.0:  # voxel weights of the cross-entropy: only when hard negatives weigh more
+                    ws.append(1.0 + (args.hard_weight - 1.0) * hm.float() if hm is not None else torch.ones_like(y, dtype=torch.float32))
                 x = x * float(rng.uniform(0.9, 1.1)) + float(rng.uniform(-0.1, 0.1))  # intensity augmentation
                 x = x + torch.randn_like(x) * float(rng.uniform(0, 0.05))
                 xs.append(x)
                 ys.append(y)
             x = torch.stack(xs).to(dev)
             y = torch.stack(ys).to(dev)
-            w = torch.stack(ws).to(dev) if args.hard_weight != 1.0 else None
+            w = torch.stack(ws).to(dev) if ws else None
             loss = dice_ce_loss(model(x), y, w)
             opt.zero_grad()
             loss.backward()

@@ -77,9 +77,9 @@ describe('withMirror', () => {
 
 describe('runsPerTile', () => {
   it.each<[ModelManifest['sliding_window'], number]>([
-    [{ overlap: 0.5, blending: 'gaussian' as const, sigma_scale: 0.125 }, 1],
-    [{ overlap: 0.5, blending: 'gaussian' as const, sigma_scale: 0.125, mirror_lr: false }, 1],
-    [{ overlap: 0.5, blending: 'gaussian' as const, sigma_scale: 0.125, mirror_lr: true }, 2],
+    [{ overlap: 0.5, blending: 'gaussian', sigma_scale: 0.125 }, 1],
+    [{ overlap: 0.5, blending: 'gaussian', sigma_scale: 0.125, mirror_lr: false }, 1],
+    [{ overlap: 0.5, blending: 'gaussian', sigma_scale: 0.125, mirror_lr: true }, 2],
   ])('%o → %i network run(s), as many as withMirror makes', async (sw, n) => {
     expect(runsPerTile(sw)).toBe(n);
     let calls = 0;
