@@ -101,7 +101,7 @@ export const VALIDATION_CASES: EvalCase[] = [
 ];
 
 /** Manifest overrides to compare on the same phantoms (undefined = the package as it is). */
-export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean } | undefined;
+export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3 } | undefined;
 
 export async function evaluateCases(
   cases: EvalCase[],
@@ -120,12 +120,13 @@ export async function evaluateCases(
       const ph = generatePhantom(c.phantom);
       const gen = (performance.now() - t) / 1000;
       // Variants that differ only after inference (post-processing) see the same tiles in the same order: replay the
-      // model's outputs instead of running it again (keyed by overlap and mirroring).
+      // model's outputs instead of running it again (keyed by overlap, mirroring and tile size).
       const tileCache = new Map<string, Float32Array[]>();
       for (const [vi, pp] of variants.entries()) {
         const manifest: ModelManifest = pp
           ? {
               ...base,
+              input: pp.patch ? { ...base.input, patch_size: pp.patch } : base.input,
               postprocess: { ...base.postprocess, ...pp.postprocess },
               sliding_window: {
                 ...base.sliding_window,
@@ -135,7 +136,7 @@ export async function evaluateCases(
             }
           : base;
         t = performance.now();
-        const ov = `${manifest.sliding_window.overlap}/${manifest.sliding_window.mirror_lr ?? false}`;
+        const ov = `${manifest.sliding_window.overlap}/${manifest.sliding_window.mirror_lr ?? false}/${manifest.input.patch_size.join('x')}`;
         const cached = tileCache.get(ov);
         const record: Float32Array[] = [];
         let next = 0;
@@ -250,13 +251,15 @@ async function main(): Promise<void> {
   if (wanted.length === 0) throw new Error(`no case named ${values.cases}; cases: ${pool.map((c) => c.name).join(', ')}`);
   // --variants="pkg;none;-29,150,0.3;ov=0.25;t=0.6;-29,150,0.5/ov=0.25/t=0.6": the package as is, without
   // hu_refine and foreground_threshold, with hu_refine LO,HI,P, with another sliding-window overlap, with a
-  // foreground threshold, with(out) left–right mirror averaging ('mirror', 'nomirror'), or several ('/'-joined)
+  // foreground threshold, with(out) left–right mirror averaging ('mirror', 'nomirror'), with another inference tile
+  // size in model-grid voxels x,y,z ('ps=96,96,48'; the network is fully convolutional), or several ('/'-joined)
   const variants: PostprocessVariant[] = (values.variants ?? 'pkg').split(';').map((v) => {
     if (v === 'pkg') return undefined;
     const out: NonNullable<PostprocessVariant> = {};
     for (const part of v.split('/')) {
       if (part === 'none') out.postprocess = { ...out.postprocess, hu_refine: undefined, foreground_threshold: undefined };
       else if (part.startsWith('ov=')) out.overlap = Number(part.slice(3));
+      else if (part.startsWith('ps=')) out.patch = part.slice(3).split(',').map(Number) as Vec3;
       else if (part === 'mirror' || part === 'nomirror') out.mirror = part === 'mirror';
       else if (part.startsWith('t=')) out.postprocess = { ...out.postprocess, foreground_threshold: Number(part.slice(2)) };
       else {
