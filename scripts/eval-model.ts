@@ -60,6 +60,12 @@ export interface SideResult {
   fp_by_structure: Record<string, number>;
   /** False-negative voxels (missed psoas) as a count. */
   fn_voxels: number;
+  /**
+   * How far the mask reaches beyond the truth label map at each end, along patient z (LPS +z = head), mm between
+   * the extreme voxel centres: cranial = mask top - truth top, caudal = truth bottom - mask bottom. Positive: the
+   * mask runs on past the muscle's end; negative: it stops short. Where a length error comes from.
+   */
+  ends_mm: { cranial: number; caudal: number };
 }
 
 export interface CaseResult {
@@ -158,17 +164,31 @@ export async function evaluateCases(
         const res: CaseResult = { name, dims: g.dimensions, spacing: g.spacing, seconds: { generate: gen, segment: seg }, mask_ml: n * voxMl };
         if (!c.noPsoas) {
           const m = measureAll(ph.image as Volume, r.mask, { psoas_left: 1, psoas_right: 2 });
+          const [nx, ny] = g.dimensions;
+          // Patient z (mm) of voxel centre i + nx (j + ny k): row 2 of direction * (spacing ⊙ index).
+          const zOf = (v: number) =>
+            g.origin[2] + g.direction[2] * (v % nx) * g.spacing[0] + g.direction[5] * (Math.floor(v / nx) % ny) * g.spacing[1] + g.direction[8] * Math.floor(v / (nx * ny)) * g.spacing[2];
           const side = (key: 'psoas_left' | 'psoas_right', v: number): SideResult => {
             const fp: Record<string, number> = {};
             let fn = 0;
+            const zr = { mask: [Infinity, -Infinity], truth: [Infinity, -Infinity] };
             for (let i = 0; i < r.mask.data.length; i++) {
               const a = r.mask.data[i] === v, b = ph.labels.data[i] === v;
+              if (a || b) {
+                const z = zOf(i);
+                for (const [hit, range] of [[a, zr.mask], [b, zr.truth]] as const)
+                  if (hit) {
+                    range[0] = Math.min(range[0], z);
+                    range[1] = Math.max(range[1], z);
+                  }
+              }
               if (a && !b) {
                 const nm = (LABELS as Record<number, string>)[ph.labels.data[i]] ?? "background";
                 fp[nm] = (fp[nm] ?? 0) + 1;
               } else if (b && !a) fn++;
             }
-            return { fp_by_structure: fp, fn_voxels: fn, dice: dice(r.mask.data, ph.labels.data, v), ...againstTruth(m, ph, key) };
+            const ends_mm = { cranial: zr.mask[1] - zr.truth[1], caudal: zr.truth[0] - zr.mask[0] };
+            return { fp_by_structure: fp, fn_voxels: fn, ends_mm, dice: dice(r.mask.data, ph.labels.data, v), ...againstTruth(m, ph, key) };
           };
           res.sides = { psoas_left: side('psoas_left', 1), psoas_right: side('psoas_right', 2) };
         }
@@ -187,7 +207,7 @@ function againstTruth(
   m: ReturnType<typeof measureAll>,
   ph: ReturnType<typeof generatePhantom>,
   key: 'psoas_left' | 'psoas_right',
-): Omit<SideResult, 'fp_by_structure' | 'fn_voxels' | 'dice'> {
+): Omit<SideResult, 'fp_by_structure' | 'fn_voxels' | 'ends_mm' | 'dice'> {
   const s = m.structures[key];
   const truth = ph.truth[key];
   const tv = truth.truncated ? truth.volume_in_fov_ml : truth.volume_ml;
@@ -214,7 +234,7 @@ function evaluatePerfect(cases: EvalCase[], log: (s: string) => void): CaseResul
     const res: CaseResult = { name: c.name, dims: g.dimensions, spacing: g.spacing, seconds: { generate: (performance.now() - t) / 1000, segment: 0 }, mask_ml: 0 };
     if (!c.noPsoas) {
       const m = measureAll(ph.image as Volume, ph.labels, { psoas_left: 1, psoas_right: 2 });
-      const side = (key: 'psoas_left' | 'psoas_right'): SideResult => ({ fp_by_structure: {}, fn_voxels: 0, dice: 1, ...againstTruth(m, ph, key) });
+      const side = (key: 'psoas_left' | 'psoas_right'): SideResult => ({ fp_by_structure: {}, fn_voxels: 0, ends_mm: { cranial: 0, caudal: 0 }, dice: 1, ...againstTruth(m, ph, key) });
       res.sides = { psoas_left: side('psoas_left'), psoas_right: side('psoas_right') };
     }
     log(formatCase(res));
@@ -228,7 +248,9 @@ const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}%`;
 export function formatCase(r: CaseResult): string {
   const head = `${r.name.padEnd(16)} ${r.dims.join('x').padEnd(12)} gen ${r.seconds.generate.toFixed(0)}s seg ${r.seconds.segment.toFixed(0)}s`;
   if (!r.sides) return `${head}  no psoas expected: mask ${r.mask_ml.toFixed(2)} mL`;
-  const s = (n: string, x: SideResult) => `${n} Dice ${x.dice.toFixed(4)} vol ${pct(x.volume_err)} len ${pct(x.length_err)}`;
+  const mm = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(0)}`;
+  const s = (n: string, x: SideResult) =>
+    `${n} Dice ${x.dice.toFixed(4)} vol ${pct(x.volume_err)} len ${pct(x.length_err)} ends ${mm(x.ends_mm.cranial)}/${mm(x.ends_mm.caudal)} mm`;
   return `${head}  ${s('L', r.sides.psoas_left)} | ${s('R', r.sides.psoas_right)}`;
 }
 
