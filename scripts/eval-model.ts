@@ -171,23 +171,25 @@ export async function evaluateCases(
           const side = (key: 'psoas_left' | 'psoas_right', v: number): SideResult => {
             const fp: Record<string, number> = {};
             let fn = 0;
-            const zr = { mask: [Infinity, -Infinity], truth: [Infinity, -Infinity] };
+            // z range (min, max) of the mask's and of the truth's voxel centres
+            const zm = [Infinity, -Infinity], zt = [Infinity, -Infinity];
             for (let i = 0; i < r.mask.data.length; i++) {
               const a = r.mask.data[i] === v, b = ph.labels.data[i] === v;
-              if (a || b) {
-                const z = zOf(i);
-                for (const [hit, range] of [[a, zr.mask], [b, zr.truth]] as const)
-                  if (hit) {
-                    range[0] = Math.min(range[0], z);
-                    range[1] = Math.max(range[1], z);
-                  }
+              const z = a || b ? zOf(i) : 0;
+              if (a) {
+                zm[0] = Math.min(zm[0], z);
+                zm[1] = Math.max(zm[1], z);
+              }
+              if (b) {
+                zt[0] = Math.min(zt[0], z);
+                zt[1] = Math.max(zt[1], z);
               }
               if (a && !b) {
                 const nm = (LABELS as Record<number, string>)[ph.labels.data[i]] ?? "background";
                 fp[nm] = (fp[nm] ?? 0) + 1;
               } else if (b && !a) fn++;
             }
-            const ends_mm = { cranial: zr.mask[1] - zr.truth[1], caudal: zr.truth[0] - zr.mask[0] };
+            const ends_mm = { cranial: zm[1] - zt[1], caudal: zt[0] - zm[0] };
             return { fp_by_structure: fp, fn_voxels: fn, ends_mm, dice: dice(r.mask.data, ph.labels.data, v), ...againstTruth(m, ph, key) };
           };
           res.sides = { psoas_left: side('psoas_left', 1), psoas_right: side('psoas_right', 2) };
