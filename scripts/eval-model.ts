@@ -17,7 +17,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Vec3 } from '../src/core/geometry';
+import { indexToWorld, type Vec3 } from '../src/core/geometry';
 import { generatePhantom, LABELS, type PhantomOptions } from '../src/core/phantom';
 import type { Volume } from '../src/core/volume';
 import { loadNodeModel } from '../src/inference/ort-node';
@@ -165,9 +165,8 @@ export async function evaluateCases(
         if (!c.noPsoas) {
           const m = measureAll(ph.image as Volume, r.mask, { psoas_left: 1, psoas_right: 2 });
           const [nx, ny] = g.dimensions;
-          // Patient z (mm) of voxel centre i + nx (j + ny k): row 2 of direction * (spacing ⊙ index).
-          const zOf = (v: number) =>
-            g.origin[2] + g.direction[2] * (v % nx) * g.spacing[0] + g.direction[5] * (Math.floor(v / nx) % ny) * g.spacing[1] + g.direction[8] * Math.floor(v / (nx * ny)) * g.spacing[2];
+          // Patient z (LPS mm) of the centre of voxel v = i + nx (j + ny k).
+          const zOf = (v: number) => indexToWorld(g, [v % nx, Math.floor(v / nx) % ny, Math.floor(v / (nx * ny))])[2];
           const side = (key: 'psoas_left' | 'psoas_right', v: number): SideResult => {
             const fp: Record<string, number> = {};
             let fn = 0;
@@ -236,6 +235,7 @@ function evaluatePerfect(cases: EvalCase[], log: (s: string) => void): CaseResul
     const res: CaseResult = { name: c.name, dims: g.dimensions, spacing: g.spacing, seconds: { generate: (performance.now() - t) / 1000, segment: 0 }, mask_ml: 0 };
     if (!c.noPsoas) {
       const m = measureAll(ph.image as Volume, ph.labels, { psoas_left: 1, psoas_right: 2 });
+      // The mask IS the truth here: Dice 1, no false voxels, both ends coincide.
       const side = (key: 'psoas_left' | 'psoas_right'): SideResult => ({ fp_by_structure: {}, fn_voxels: 0, ends_mm: { cranial: 0, caudal: 0 }, dice: 1, ...againstTruth(m, ph, key) });
       res.sides = { psoas_left: side('psoas_left'), psoas_right: side('psoas_right') };
     }
@@ -283,7 +283,12 @@ async function main(): Promise<void> {
     for (const part of v.split('/')) {
       if (part === 'none') out.postprocess = { ...out.postprocess, hu_refine: undefined, foreground_threshold: undefined };
       else if (part.startsWith('ov=')) out.overlap = Number(part.slice(3));
-      else if (part.startsWith('ps=')) out.patch = part.slice(3).split(',').map(Number) as Vec3;
+      else if (part.startsWith('ps=')) {
+        const ps = part.slice(3).split(',').map(Number);
+        if (ps.length !== 3 || !ps.every((x) => Number.isInteger(x) && x > 0))
+          throw new Error(`--variants: ${part} must give the tile size as three positive integers x,y,z (model-grid voxels)`);
+        out.patch = ps as Vec3;
+      }
       else if (part === 'mirror' || part === 'nomirror') out.mirror = part === 'mirror';
       else if (part.startsWith('t=')) out.postprocess = { ...out.postprocess, foreground_threshold: Number(part.slice(2)) };
       else {
