@@ -10,7 +10,7 @@
  * pipeline bug fails CI; they are not the acceptance targets. The chest case (no psoas, < 1 mL) is the target itself.
  */
 import { describe, expect, it } from 'vitest';
-import { EVAL_CASES, evaluateCases, formatCase } from './eval-model';
+import { EVAL_CASES, edgeCounts, evaluateCases, formatCase } from './eval-model';
 
 /** Per case: lowest Dice of either side, largest |volume error| and |length error| (fractions) of either side. */
 const FLOORS: Record<string, { dice: number; vol: number; len: number }> = {
@@ -42,4 +42,27 @@ describe('shipped model on unseen phantoms', () => {
     },
     300_000,
   );
+});
+
+describe('edgeCounts (boundary vs distant errors)', () => {
+  // 12×12×12 grid; truth: a 4×4×4 cube of label 1 at 4..7
+  const dims: [number, number, number] = [12, 12, 12];
+  const cube = (lo: number, hi: number, v = 1, into = new Uint8Array(12 ** 3)) => {
+    for (let k = lo; k <= hi; k++) for (let j = lo; j <= hi; j++) for (let i = lo; i <= hi; i++) into[i + 12 * (j + 12 * k)] = v;
+    return into;
+  };
+  const truth = cube(4, 7);
+  it.each([
+    // mask, expected {fn, fp}
+    ['identical', cube(4, 7), { fn: 0, fp: 0 }],
+    ['one voxel thinner on every face: 64 - 8 missed, all at the edge', cube(5, 6), { fn: 56, fp: 0 }],
+    ['one voxel thicker: 216 - 64 extra, all at the edge', cube(3, 8), { fn: 0, fp: 152 }],
+    ['a far extra blob (2×2×2 at 0..1, 3 voxels from the truth)', cube(0, 1, 1, cube(4, 7)), { fn: 0, fp: 0 }],
+    ['the other label does not count', cube(4, 7, 2), { fn: 0, fp: 0 }],
+  ] as const)('%s', (_n, mask, want) => {
+    const missed = [...truth].filter((t, q) => t === 1 && mask[q] !== 1).length;
+    const got = edgeCounts(mask, truth, dims, 1);
+    expect(got).toEqual(want);
+    expect(got.fn).toBeLessThanOrEqual(missed);
+  });
 });

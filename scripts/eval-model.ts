@@ -61,6 +61,12 @@ export interface SideResult {
   /** False-negative voxels (missed psoas) as a count. */
   fn_voxels: number;
   /**
+   * Of the false negatives / false positives, how many lie within 2 voxels (a 5×5×5 box on the source grid) of the
+   * other map's label: boundary misplacement rather than a missed or extra piece. Diagnostics.
+   */
+  fn_edge_voxels: number;
+  fp_edge_voxels: number;
+  /**
    * How far the mask reaches beyond the truth label map at each end, along patient z (LPS +z = head), mm between
    * the extreme voxel centres: cranial = mask top - truth top, caudal = truth bottom - mask bottom. Positive: the
    * mask runs on past the muscle's end; negative: it stops short. Where a length error comes from.
@@ -189,7 +195,8 @@ export async function evaluateCases(
               } else if (b && !a) fn++;
             }
             const ends_mm = { cranial: zm[1] - zt[1], caudal: zt[0] - zm[0] };
-            return { fp_by_structure: fp, fn_voxels: fn, ends_mm, dice: dice(r.mask.data, ph.labels.data, v), ...againstTruth(m, ph, key) };
+            const edge = edgeCounts(r.mask.data, ph.labels.data, g.dimensions, v);
+            return { fp_by_structure: fp, fn_voxels: fn, fn_edge_voxels: edge.fn, fp_edge_voxels: edge.fp, ends_mm, dice: dice(r.mask.data, ph.labels.data, v), ...againstTruth(m, ph, key) };
           };
           res.sides = { psoas_left: side('psoas_left', 1), psoas_right: side('psoas_right', 2) };
         }
@@ -203,12 +210,38 @@ export async function evaluateCases(
   return out;
 }
 
+/**
+ * False negatives (truth v, mask not v) and false positives (mask v, truth not v) that have a voxel of the OTHER
+ * map's label v within 2 voxels along each axis (a 5×5×5 box, source-grid voxels): errors at the boundary.
+ */
+export function edgeCounts(mask: Uint8Array, truth: Uint8Array, dims: Vec3, v: number): { fn: number; fp: number } {
+  const [nx, ny, nz] = dims;
+  const R = 2;
+  const near = (arr: Uint8Array, i: number, j: number, k: number): boolean => {
+    for (let c = Math.max(0, k - R); c <= Math.min(nz - 1, k + R); c++)
+      for (let b = Math.max(0, j - R); b <= Math.min(ny - 1, j + R); b++) {
+        const row = nx * (b + ny * c);
+        for (let a = Math.max(0, i - R); a <= Math.min(nx - 1, i + R); a++) if (arr[a + row] === v) return true;
+      }
+    return false;
+  };
+  let fn = 0, fp = 0;
+  for (let k = 0, q = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++, q++) {
+        const a = mask[q] === v, b = truth[q] === v;
+        if (b && !a && near(mask, i, j, k)) fn++;
+        else if (a && !b && near(truth, i, j, k)) fp++;
+      }
+  return { fn, fp };
+}
+
 /** Measured volume and length of one side against the phantom's analytic truth (in-FOV volume when truncated). */
 function againstTruth(
   m: ReturnType<typeof measureAll>,
   ph: ReturnType<typeof generatePhantom>,
   key: 'psoas_left' | 'psoas_right',
-): Omit<SideResult, 'fp_by_structure' | 'fn_voxels' | 'ends_mm' | 'dice'> {
+): Omit<SideResult, 'fp_by_structure' | 'fn_voxels' | 'fn_edge_voxels' | 'fp_edge_voxels' | 'ends_mm' | 'dice'> {
   const s = m.structures[key];
   const truth = ph.truth[key];
   const tv = truth.truncated ? truth.volume_in_fov_ml : truth.volume_ml;
@@ -236,7 +269,7 @@ function evaluatePerfect(cases: EvalCase[], log: (s: string) => void): CaseResul
     if (!c.noPsoas) {
       const m = measureAll(ph.image as Volume, ph.labels, { psoas_left: 1, psoas_right: 2 });
       // The mask IS the truth here: Dice 1, no false voxels, both ends coincide.
-      const side = (key: 'psoas_left' | 'psoas_right'): SideResult => ({ fp_by_structure: {}, fn_voxels: 0, ends_mm: { cranial: 0, caudal: 0 }, dice: 1, ...againstTruth(m, ph, key) });
+      const side = (key: 'psoas_left' | 'psoas_right'): SideResult => ({ fp_by_structure: {}, fn_voxels: 0, fn_edge_voxels: 0, fp_edge_voxels: 0, ends_mm: { cranial: 0, caudal: 0 }, dice: 1, ...againstTruth(m, ph, key) });
       res.sides = { psoas_left: side('psoas_left'), psoas_right: side('psoas_right') };
     }
     log(formatCase(res));
@@ -252,7 +285,8 @@ export function formatCase(r: CaseResult): string {
   if (!r.sides) return `${head}  no psoas expected: mask ${r.mask_ml.toFixed(2)} mL`;
   const mm = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(0)}`;
   const s = (n: string, x: SideResult) =>
-    `${n} Dice ${x.dice.toFixed(4)} vol ${pct(x.volume_err)} len ${pct(x.length_err)} ends ${mm(x.ends_mm.cranial)}/${mm(x.ends_mm.caudal)} mm`;
+    `${n} Dice ${x.dice.toFixed(4)} vol ${pct(x.volume_err)} len ${pct(x.length_err)} ends ${mm(x.ends_mm.cranial)}/${mm(x.ends_mm.caudal)} mm` +
+    (x.fn_voxels ? ` edge ${Math.round((100 * x.fn_edge_voxels) / x.fn_voxels)}% of FN` : '');
   return `${head}  ${s('L', r.sides.psoas_left)} | ${s('R', r.sides.psoas_right)}`;
 }
 

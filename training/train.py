@@ -58,11 +58,45 @@ def generate(seed, variant, data_dir):
     return out
 
 
-def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0):
+def dilate_box(m, r):
+    """Box dilation of a bool [D,H,W] tensor by r = (rD, rH, rW) voxels (separable: one axis at a time, a 3D
+    kernel is ~100x slower here)."""
+    out = m[None, None].float()
+    for a in range(3):
+        if r[a] <= 0:
+            continue
+        k, p = [1, 1, 1], [0, 0, 0]
+        k[a], p[a] = 2 * r[a] + 1, r[a]
+        out = F.max_pool3d(out, kernel_size=k, stride=1, padding=p)
+    return out[0, 0] > 0
+
+
+def cranial_cap(t_lab, spacing, above_mm, margin_mm, top_mm=30.0):
+    """Per psoas label, the voxels just ABOVE the muscle's cranial end (model grid, k = LPS +z = head): the box over
+    its top `top_mm` footprint, widened by `margin_mm` in x and y, from its top slice up `above_mm`. Where the 0.4.x
+    models run on past the muscle (ends_mm: cranial +8..+55 mm, caudal within 5 mm)."""
+    cap = torch.zeros_like(t_lab, dtype=torch.bool)
+    nk = t_lab.shape[0]
+    for v in (1, 2):
+        ks = torch.nonzero((t_lab == v).any(dim=2).any(dim=1)).flatten()
+        if not len(ks):
+            continue
+        top = int(ks.max())
+        n_top = max(1, int(round(top_mm / spacing[2])))
+        foot = (t_lab[max(0, top - n_top):top + 1] == v).any(dim=0)
+        r = max(1, int(round(margin_mm / spacing[0])))
+        foot = dilate_box(foot[None], (0, r, r))[0]
+        hi = min(nk, top + 1 + max(1, int(round(above_mm / spacing[2]))))
+        cap[top + 1:hi] |= foot[None]
+    return cap & (t_lab == 0)
+
+
+def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0):
     """Image, psoas labels, psoas voxel list and 'hard negatives' on the model grid.
 
     Hard negatives: voxels of the phantom structures in `hard_labels` (e.g. iliacus, liver) within `hard_margin_mm`
-    of the psoas, where the 0.3.0 model leaked (same HU as the psoas, touching it). None when hard_labels is empty.
+    of the psoas, where the 0.3.0 model leaked (same HU as the psoas, touching it); with `cranial_mm` > 0, also
+    every non-psoas voxel in the cranial cap above each psoas (see cranial_cap). None when neither is asked for.
     """
     img, aff = read_nifti(os.path.join(d, 'image.nii.gz'))
     lab_all, _ = read_nifti(os.path.join(d, 'labels.nii.gz'))
@@ -84,14 +118,11 @@ def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0):
         is_hard = torch.from_numpy(np.ascontiguousarray(np.isin(lab_all, hard_labels).transpose(2, 1, 0)))
         is_hard = F.interpolate(is_hard[None, None].float(), size=size, mode='trilinear', align_corners=False)[0, 0] > 0.5
         # dilation of the psoas by the margin (a box in model voxels; spacing x y z → kernel W H D)
-        r = [max(1, int(round(hard_margin_mm / spacing[2 - a]))) for a in range(3)]
-        near = (t_lab > 0)[None, None].float()
-        for a in range(3):  # a box dilation is separable: one axis at a time (a 3D kernel is ~100x slower here)
-            k, p = [1, 1, 1], [0, 0, 0]
-            k[a], p[a] = 2 * r[a] + 1, r[a]
-            near = F.max_pool3d(near, kernel_size=k, stride=1, padding=p)
-        near = near[0, 0] > 0
+        near = dilate_box(t_lab > 0, [max(1, int(round(hard_margin_mm / spacing[2 - a]))) for a in range(3)])
         hard = is_hard & near & (t_lab == 0)
+    if cranial_mm > 0:
+        cap = cranial_cap(t_lab, spacing, cranial_mm, hard_margin_mm)
+        hard = cap if hard is None else hard | cap
     return t_img[0], t_lab, fg, hard
 
 
@@ -186,6 +217,8 @@ def main():
     ap.add_argument('--hard-margin-mm', type=float, default=15.0, help='"near the psoas": within this box radius')
     ap.add_argument('--hard-weight', type=float, default=1.0, help='cross-entropy weight of hard-negative voxels')
     ap.add_argument('--p-hard', type=float, default=0.0, help='fraction of patches centred on a hard negative')
+    ap.add_argument('--cranial-mm', type=float, default=0.0,
+                    help='> 0: hard negatives also in the cranial cap, this far above each psoas (see cranial_cap)')
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -233,9 +266,9 @@ def main():
         for n in range(args.seeds):
             seed = 1000 + n
             d = generate(seed, VARIANTS[n % len(VARIANTS)], args.data)
-            cases.append(load_case(d, args.spacing, tuple(args.hard_labels), args.hard_margin_mm))
+            cases.append(load_case(d, args.spacing, tuple(args.hard_labels), args.hard_margin_mm, args.cranial_mm))
         hard_idx = [torch.nonzero(c[3]) if c[3] is not None else None for c in cases]
-        if args.hard_labels:
+        if args.hard_labels or args.cranial_mm > 0:
             print('hard-negative voxels per case (model grid):', [int(len(h)) for h in hard_idx], flush=True)
         print(f'{len(cases)} cases loaded in {time.time() - t0:.0f}s on {dev}', flush=True)
         t1 = time.time() - train_s
