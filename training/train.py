@@ -251,6 +251,9 @@ def main():
     if not args.export_only:
         commands.append({'command': 'python3 training/train.py ' + ' '.join(sys.argv[1:]),
                          'from_step': base_steps + step0, 'to_step': base_steps + args.steps, 'seeds': args.seeds})
+        if args.init:  # which weights this phase started from
+            im = json.load(open(os.path.join(args.init, 'manifest.json')))
+            commands[-1]['init'] = f"{im['name']} {im['version']} (onnx sha256 {im['sha256']}), fresh AdamW"
 
     def save(step):
         torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'train_s': train_s,
