@@ -84,8 +84,8 @@ def cranial_cap(t_lab, spacing, above_mm, margin_mm, top_mm=30.0):
         top = int(ks.max())
         n_top = max(1, int(round(top_mm / spacing[2])))
         foot = (t_lab[max(0, top - n_top):top + 1] == v).any(dim=0)
-        r = max(1, int(round(margin_mm / spacing[0])))
-        foot = dilate_box(foot[None], (0, r, r))[0]
+        # spacing is x y z; the footprint's axes are H = j (y) and W = i (x)
+        foot = dilate_box(foot[None], (0, max(1, int(round(margin_mm / spacing[1]))), max(1, int(round(margin_mm / spacing[0])))))[0]
         hi = min(nk, top + 1 + max(1, int(round(above_mm / spacing[2]))))
         cap[top + 1:hi] |= foot[None]
     return cap & (t_lab == 0)
