@@ -84,18 +84,6 @@ export interface CaseResult {
   mask_ml: number;
 }
 
-/** Dice of label `v` between two label maps on the same grid. */
-export function dice(a: Uint8Array, b: Uint8Array, v: number): number {
-  let na = 0, nb = 0, both = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] === v, y = b[i] === v;
-    if (x) na++;
-    if (y) nb++;
-    if (x && y) both++;
-  }
-  return na + nb === 0 ? 1 : (2 * both) / (na + nb);
-}
-
 /**
  * Validation phantoms (seeds 4001+, disjoint from training 1000..1999 and from EVAL_CASES): tune post-processing
  * here, report on EVAL_CASES.
@@ -181,7 +169,8 @@ export async function evaluateCases(
           const zOf = (v: number) => indexToWorld(g, [v % nx, Math.floor(v / nx) % ny, Math.floor(v / (nx * ny))])[2];
           const side = (key: 'psoas_left' | 'psoas_right', v: number): SideResult => {
             const fp: Record<string, number> = {};
-            let fn = 0;
+            // one pass gives Dice too: 2·both / (|mask| + |truth|) with |mask| = both + fps, |truth| = both + fn
+            let fn = 0, fps = 0, both = 0;
             // z range (min, max) of the mask's and of the truth's voxel centres
             const zm = [Infinity, -Infinity], zt = [Infinity, -Infinity];
             for (let i = 0; i < r.mask.data.length; i++) {
@@ -198,11 +187,14 @@ export async function evaluateCases(
               if (a && !b) {
                 const nm = (LABELS as Record<number, string>)[ph.labels.data[i]] ?? "background";
                 fp[nm] = (fp[nm] ?? 0) + 1;
+                fps++;
               } else if (b && !a) fn++;
+              else if (a && b) both++;
             }
+            const dice = both + fps + fn === 0 ? 1 : (2 * both) / (2 * both + fps + fn);
             const ends_mm = { cranial: zm[1] - zt[1], caudal: zt[0] - zm[0] };
             const edge = edgeCounts(r.mask.data, ph.labels.data, g.dimensions, v);
-            return { fp_by_structure: fp, fn_voxels: fn, fn_edge_voxels: edge.fn, fp_edge_voxels: edge.fp, ends_mm, dice: dice(r.mask.data, ph.labels.data, v), ...againstTruth(m, ph, key) };
+            return { fp_by_structure: fp, fn_voxels: fn, fn_edge_voxels: edge.fn, fp_edge_voxels: edge.fp, ends_mm, dice, ...againstTruth(m, ph, key) };
           };
           res.sides = { psoas_left: side('psoas_left', 1), psoas_right: side('psoas_right', 2) };
         }

@@ -234,7 +234,8 @@ def main():
     base_steps, base_s = 0, 0.0  # steps and seconds already in the --init weights (0 without --init)
     if args.init:
         model.load_state_dict(torch.load(os.path.join(args.init, 'model.pt'), map_location=dev))
-        prov = json.load(open(os.path.join(args.init, 'manifest.json')))['provenance']
+        init_manifest = json.load(open(os.path.join(args.init, 'manifest.json')))
+        prov = init_manifest['provenance']
         base_steps, base_s = int(prov['steps']), float(prov['train_seconds'])
         commands = list(prov.get('training_phases', []))
         print(f'initialised from {args.init} ({base_steps} steps, {base_s:.0f}s trained)', flush=True)
@@ -252,8 +253,8 @@ def main():
         commands.append({'command': 'python3 training/train.py ' + ' '.join(sys.argv[1:]),
                          'from_step': base_steps + step0, 'to_step': base_steps + args.steps, 'seeds': args.seeds})
         if args.init:  # which weights this phase started from
-            im = json.load(open(os.path.join(args.init, 'manifest.json')))
-            commands[-1]['init'] = f"{im['name']} {im['version']} (onnx sha256 {im['sha256']}), fresh AdamW"
+            commands[-1]['init'] = (f"{init_manifest['name']} {init_manifest['version']} "
+                                    f"(onnx sha256 {init_manifest['sha256']}), fresh AdamW")
 
     def save(step):
         torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'train_s': train_s,
