@@ -91,12 +91,14 @@ def cranial_cap(t_lab, spacing, above_mm, margin_mm, top_mm=30.0):
     return cap & (t_lab == 0)
 
 
-def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0):
-    """Image, psoas labels, psoas voxel list and 'hard negatives' on the model grid.
+def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, focus_labels=()):
+    """Image, psoas labels, psoas voxel list, 'hard negatives' and 'focus negatives' on the model grid.
 
     Hard negatives: voxels of the phantom structures in `hard_labels` (e.g. iliacus, liver) within `hard_margin_mm`
     of the psoas, where the 0.3.0 model leaked (same HU as the psoas, touching it); with `cranial_mm` > 0, also
     every non-psoas voxel in the cranial cap above each psoas (see cranial_cap). None when neither is asked for.
+    Focus negatives: the hard negatives of the structures in `focus_labels` only (e.g. 18, the iliacus, which has the
+    psoas's HU and touches it with no edge in the image), to centre more patches on and weigh more; None without.
     """
     img, aff = read_nifti(os.path.join(d, 'image.nii.gz'))
     lab_all, _ = read_nifti(os.path.join(d, 'labels.nii.gz'))
@@ -120,15 +122,24 @@ def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0):
         # dilation of the psoas by the margin (a box in model voxels; spacing x y z → kernel W H D)
         near = dilate_box(t_lab > 0, [max(1, int(round(hard_margin_mm / spacing[2 - a]))) for a in range(3)])
         hard = is_hard & near & (t_lab == 0)
+    focus = None
+    if focus_labels:
+        is_focus = torch.from_numpy(np.ascontiguousarray(np.isin(lab_all, focus_labels).transpose(2, 1, 0)))
+        is_focus = F.interpolate(is_focus[None, None].float(), size=size, mode='trilinear', align_corners=False)[0, 0] > 0.5
+        near = dilate_box(t_lab > 0, [max(1, int(round(hard_margin_mm / spacing[2 - a]))) for a in range(3)])
+        focus = is_focus & near & (t_lab == 0)
+        hard = focus if hard is None else hard | focus
     if cranial_mm > 0:
         cap = cranial_cap(t_lab, spacing, cranial_mm, hard_margin_mm)
         hard = cap if hard is None else hard | cap
-    return t_img[0], t_lab, fg, hard
+    return t_img[0], t_lab, fg, hard, focus
 
 
-def random_patch(img, lab, fg, patch, rng, p_fg=0.7, hard=None, hard_idx=None, p_hard=0.0):
-    """A training patch (image, labels, hard-negative mask or None). Centred on a hard negative with probability
-    p_hard, else on a psoas voxel with probability p_fg, else anywhere."""
+def random_patch(img, lab, fg, patch, rng, p_fg=0.7, hard=None, hard_idx=None, p_hard=0.0, focus=None,
+                 focus_idx=None, p_focus=0.0):
+    """A training patch (image, labels, hard-negative mask or None, focus-negative mask or None). Centred on a focus
+    negative with probability p_focus, else on a hard negative with probability p_hard, else on a psoas voxel with
+    probability p_fg, else anywhere."""
     d, h, w = img.shape[1:]
     pad = [max(0, patch[2] - w), max(0, patch[1] - h), max(0, patch[0] - d)]
     if any(pad):
@@ -136,9 +147,14 @@ def random_patch(img, lab, fg, patch, rng, p_fg=0.7, hard=None, hard_idx=None, p
         lab = F.pad(lab, (0, pad[0], 0, pad[1], 0, pad[2]), value=0)
         if hard is not None:
             hard = F.pad(hard, (0, pad[0], 0, pad[1], 0, pad[2]), value=False)
+        if focus is not None:
+            focus = F.pad(focus, (0, pad[0], 0, pad[1], 0, pad[2]), value=False)
         d, h, w = img.shape[1:]
-    # the extra draw only when hard negatives are on: earlier phases' commands replay the same patches
-    if p_hard > 0 and hard_idx is not None and len(hard_idx) and rng.random() < p_hard:
+    # the extra draws only when hard / focus negatives are on: earlier phases' commands replay the same patches
+    if p_focus > 0 and focus_idx is not None and len(focus_idx) and rng.random() < p_focus:
+        c = focus_idx[rng.integers(len(focus_idx))].tolist()
+        start = [min(max(0, c[a] - patch[a] // 2 + int(rng.integers(-patch[a] // 4, patch[a] // 4 + 1))), (d, h, w)[a] - patch[a]) for a in range(3)]
+    elif p_hard > 0 and hard_idx is not None and len(hard_idx) and rng.random() < p_hard:
         c = hard_idx[rng.integers(len(hard_idx))].tolist()
         start = [min(max(0, c[a] - patch[a] // 2 + int(rng.integers(-patch[a] // 4, patch[a] // 4 + 1))), (d, h, w)[a] - patch[a]) for a in range(3)]
     elif len(fg) and rng.random() < p_fg:
@@ -152,7 +168,8 @@ def random_patch(img, lab, fg, patch, rng, p_fg=0.7, hard=None, hard_idx=None, p
     else:
         start = [int(rng.integers(0, (d, h, w)[a] - patch[a] + 1)) for a in range(3)]
     sl = tuple(slice(start[a], start[a] + patch[a]) for a in range(3))
-    return img[(slice(None),) + sl], lab[sl], (hard[sl] if hard is not None else None)
+    return img[(slice(None),) + sl], lab[sl], (hard[sl] if hard is not None else None), \
+        (focus[sl] if focus is not None else None)
 
 
 def dice_ce_loss(prob_logits, target, weight=None):
@@ -219,7 +236,14 @@ def main():
     ap.add_argument('--p-hard', type=float, default=0.0, help='fraction of patches centred on a hard negative')
     ap.add_argument('--cranial-mm', type=float, default=0.0,
                     help='> 0: hard negatives also in the cranial cap, this far above each psoas (see cranial_cap)')
+    ap.add_argument('--focus-labels', type=int, nargs='*', default=[],
+                    help='phantom label values whose near-psoas voxels are also hard negatives and get their own patch '
+                    'share and weight, e.g. 18 (iliacus)')
+    ap.add_argument('--p-focus', type=float, default=0.0, help='fraction of patches centred on a focus negative')
+    ap.add_argument('--focus-weight', type=float, help='cross-entropy weight of focus negatives (default: --hard-weight)')
     args = ap.parse_args()
+    if args.focus_weight is None:
+        args.focus_weight = args.hard_weight
 
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -270,10 +294,14 @@ def main():
         for n in range(args.seeds):
             seed = 1000 + n
             d = generate(seed, VARIANTS[n % len(VARIANTS)], args.data)
-            cases.append(load_case(d, args.spacing, tuple(args.hard_labels), args.hard_margin_mm, args.cranial_mm))
+            cases.append(load_case(d, args.spacing, tuple(args.hard_labels), args.hard_margin_mm, args.cranial_mm,
+                                   tuple(args.focus_labels)))
         hard_idx = [torch.nonzero(c[3]) if c[3] is not None else None for c in cases]
-        if args.hard_labels or args.cranial_mm > 0:
+        focus_idx = [torch.nonzero(c[4]) if c[4] is not None else None for c in cases]
+        if args.hard_labels or args.cranial_mm > 0 or args.focus_labels:
             print('hard-negative voxels per case (model grid):', [int(len(h)) for h in hard_idx], flush=True)
+        if args.focus_labels:
+            print('focus-negative voxels per case (model grid):', [int(len(h)) for h in focus_idx], flush=True)
         print(f'{len(cases)} cases loaded in {time.time() - t0:.0f}s on {dev}', flush=True)
         t1 = time.time() - train_s
         for step in range(step0, args.steps):
@@ -282,11 +310,18 @@ def main():
             xs, ys, ws = [], [], []
             for _ in range(args.batch):
                 ci = int(rng.integers(len(cases)))
-                img, lab, fg, hard = cases[ci]
-                x, y, hm = random_patch(img, lab, fg, args.patch, rng, p_fg=args.p_fg, hard=hard, hard_idx=hard_idx[ci],
-                                        p_hard=args.p_hard)
-                if args.hard_weight != 1.0:  # voxel weights of the cross-entropy: only when hard negatives weigh more
-                    ws.append(1.0 + (args.hard_weight - 1.0) * hm.float() if hm is not None else torch.ones_like(y, dtype=torch.float32))
+                img, lab, fg, hard, focus = cases[ci]
+                x, y, hm, fm = random_patch(img, lab, fg, args.patch, rng, p_fg=args.p_fg, hard=hard,
+                                            hard_idx=hard_idx[ci], p_hard=args.p_hard, focus=focus,
+                                            focus_idx=focus_idx[ci], p_focus=args.p_focus)
+                # voxel weights of the cross-entropy: only when hard or focus negatives weigh more
+                if args.hard_weight != 1.0 or args.focus_weight != 1.0:
+                    wv = torch.ones_like(y, dtype=torch.float32)
+                    if hm is not None:
+                        wv = wv + (args.hard_weight - 1.0) * hm.float()
+                    if fm is not None:  # focus voxels are hard too: their weight replaces the hard one
+                        wv = wv + (args.focus_weight - args.hard_weight) * fm.float()
+                    ws.append(wv)
                 x = x * float(rng.uniform(0.9, 1.1)) + float(rng.uniform(-0.1, 0.1))  # intensity augmentation
                 x = x + torch.randn_like(x) * float(rng.uniform(0, 0.05))
                 xs.append(x)
