@@ -116,17 +116,17 @@ def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, fo
     t_lab = F.interpolate(onehot, size=size, mode='trilinear', align_corners=False)[0].argmax(0)
     fg = torch.nonzero(t_lab > 0)
     hard = None
+    # dilation of the psoas by the margin (a box in model voxels; spacing x y z → kernel W H D)
+    near = dilate_box(t_lab > 0, [max(1, int(round(hard_margin_mm / spacing[2 - a]))) for a in range(3)]) \
+        if hard_labels or focus_labels else None
     if hard_labels:
         is_hard = torch.from_numpy(np.ascontiguousarray(np.isin(lab_all, hard_labels).transpose(2, 1, 0)))
         is_hard = F.interpolate(is_hard[None, None].float(), size=size, mode='trilinear', align_corners=False)[0, 0] > 0.5
-        # dilation of the psoas by the margin (a box in model voxels; spacing x y z → kernel W H D)
-        near = dilate_box(t_lab > 0, [max(1, int(round(hard_margin_mm / spacing[2 - a]))) for a in range(3)])
         hard = is_hard & near & (t_lab == 0)
     focus = None
     if focus_labels:
         is_focus = torch.from_numpy(np.ascontiguousarray(np.isin(lab_all, focus_labels).transpose(2, 1, 0)))
         is_focus = F.interpolate(is_focus[None, None].float(), size=size, mode='trilinear', align_corners=False)[0, 0] > 0.5
-        near = dilate_box(t_lab > 0, [max(1, int(round(hard_margin_mm / spacing[2 - a]))) for a in range(3)])
         focus = is_focus & near & (t_lab == 0)
         hard = focus if hard is None else hard | focus
     if cranial_mm > 0:
@@ -150,21 +150,22 @@ def random_patch(img, lab, fg, patch, rng, p_fg=0.7, hard=None, hard_idx=None, p
         if focus is not None:
             focus = F.pad(focus, (0, pad[0], 0, pad[1], 0, pad[2]), value=False)
         d, h, w = img.shape[1:]
+
+    def around(c):  # a patch start near voxel c: jittered by up to a quarter patch, kept inside the volume
+        return [min(max(0, c[a] - patch[a] // 2 + int(rng.integers(-patch[a] // 4, patch[a] // 4 + 1))), (d, h, w)[a] - patch[a]) for a in range(3)]
+
     # the extra draws only when hard / focus negatives are on: earlier phases' commands replay the same patches
     if p_focus > 0 and focus_idx is not None and len(focus_idx) and rng.random() < p_focus:
-        c = focus_idx[rng.integers(len(focus_idx))].tolist()
-        start = [min(max(0, c[a] - patch[a] // 2 + int(rng.integers(-patch[a] // 4, patch[a] // 4 + 1))), (d, h, w)[a] - patch[a]) for a in range(3)]
+        start = around(focus_idx[rng.integers(len(focus_idx))].tolist())
     elif p_hard > 0 and hard_idx is not None and len(hard_idx) and rng.random() < p_hard:
-        c = hard_idx[rng.integers(len(hard_idx))].tolist()
-        start = [min(max(0, c[a] - patch[a] // 2 + int(rng.integers(-patch[a] // 4, patch[a] // 4 + 1))), (d, h, w)[a] - patch[a]) for a in range(3)]
+        start = around(hard_idx[rng.integers(len(hard_idx))].tolist())
     elif len(fg) and rng.random() < p_fg:
         # a random foreground SLICE first, then a voxel on it: the thin cranial and caudal ends weigh as much per
         # millimetre as the bulky belly (uniform voxel sampling would rarely visit them)
         zs = torch.unique(fg[:, 0])
         z = int(zs[rng.integers(len(zs))])
         on = fg[fg[:, 0] == z]
-        c = on[rng.integers(len(on))].tolist()
-        start = [min(max(0, c[a] - patch[a] // 2 + int(rng.integers(-patch[a] // 4, patch[a] // 4 + 1))), (d, h, w)[a] - patch[a]) for a in range(3)]
+        start = around(on[rng.integers(len(on))].tolist())
     else:
         start = [int(rng.integers(0, (d, h, w)[a] - patch[a] + 1)) for a in range(3)]
     sl = tuple(slice(start[a], start[a] + patch[a]) for a in range(3))
