@@ -308,7 +308,7 @@ async function main(): Promise<void> {
   // --variants="pkg;none;-29,150,0.3;ov=0.25;t=0.6;-29,150,0.5/ov=0.25/t=0.6": the package as is, without
   // hu_refine and foreground_threshold, with hu_refine LO,HI,P, with another sliding-window overlap, with a
   // foreground threshold, with(out) left–right mirror averaging ('mirror', 'nomirror'), without the per-label largest
-  // connected component ('nolc'), with another inference tile
+  // connected component ('nolc'), keeping pieces within MM of the largest ('gap=MM'), with another inference tile
   // size in model-grid voxels x,y,z ('ps=96,96,48'; the network is fully convolutional), or several ('/'-joined)
   const variants: PostprocessVariant[] = (values.variants ?? 'pkg').split(';').map((v) => {
     if (v === 'pkg') return undefined;
@@ -324,6 +324,7 @@ async function main(): Promise<void> {
       }
       else if (part === 'mirror' || part === 'nomirror') out.mirror = part === 'mirror';
       else if (part === 'nolc') out.postprocess = { ...out.postprocess, largest_component: false };
+      else if (part.startsWith('gap=')) out.postprocess = { ...out.postprocess, component_gap_mm: Number(part.slice(4)) };
       else if (part.startsWith('t=')) out.postprocess = { ...out.postprocess, foreground_threshold: Number(part.slice(2)) };
       else {
         const [lo, hi, p] = part.split(',').map(Number);

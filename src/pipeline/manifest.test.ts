@@ -66,6 +66,7 @@ describe('validateManifest', () => {
     ['bad activation', (m) => (m.output.activation = 'relu'), /output\.activation/],
     ['missing postprocess', (m) => delete m.postprocess, /postprocess is missing/],
     ['negative min size', (m) => (m.postprocess.min_size_ml = -1), /min_size_ml must be >= 0 mL/],
+    ['negative component gap', (m) => (m.postprocess.component_gap_mm = -2), /component_gap_mm must be in \[0, 50\] mm/],
     ['hu_refine window reversed', (m) => (m.postprocess.hu_refine = { window: [150, -29], min_probability: 0.3 }), /hu_refine\.window must be \[low, high\]/],
     ['hu_refine p above 0.5', (m) => (m.postprocess.hu_refine = { window: [-29, 150], min_probability: 0.7 }), /min_probability must be in \(0, 0\.5\]/],
     ['foreground_threshold below 0.5', (m) => (m.postprocess.foreground_threshold = 0.4), /foreground_threshold must be in \[0\.5, 1\)/],

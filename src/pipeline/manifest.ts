@@ -55,6 +55,12 @@ export interface ManifestOutput {
 export interface ManifestPostprocess {
   /** Keep only the largest connected component of each label. */
   largest_component: boolean;
+  /**
+   * Optional, with largest_component: pieces of a label separated from the main piece by at most this many mm of
+   * background (along each patient axis of the grid) are kept with it, so a muscle the network split across a thin
+   * gap stays whole. 0 or absent = the largest piece only.
+   */
+  component_gap_mm?: number;
   /** Fill holes of each label (background enclosed by the label). */
   fill_holes: boolean;
   /** Labels with less than this volume (mL) after the other steps are removed. 0 = keep all. */
@@ -201,6 +207,7 @@ export function validateManifest(json: unknown, source = 'manifest.json'): Model
     fail('postprocess.largest_component', 'must be true or false', post.largest_component);
   if (typeof post.fill_holes !== 'boolean') fail('postprocess.fill_holes', 'must be true or false', post.fill_holes);
   num(post.min_size_ml, 'postprocess.min_size_ml', (x) => x >= 0, '>= 0 mL');
+  if (post.component_gap_mm !== undefined) num(post.component_gap_mm, 'postprocess.component_gap_mm', (x) => x >= 0 && x <= 50, 'in [0, 50] mm');
   if (post.hu_refine !== undefined) {
     const hr = obj(post.hu_refine, 'postprocess.hu_refine');
     const w = hr.window;

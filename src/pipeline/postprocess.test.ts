@@ -4,8 +4,10 @@ import {
   argmax,
   boundingBox,
   connectedComponents,
+  dilateBox,
   fillHoles,
   keepLargestComponent,
+  keepMainComponents,
   postprocessLabels,
   removeSmallComponents,
 } from './postprocess';
@@ -95,6 +97,64 @@ describe('largest component, small components', () => {
     const v = vol(['111.1', '.....', '11...']);
     expect(removeSmallComponents(v.labels, v.dims, 1, 3)).toBe(3);
     expect(show(v.labels, v.dims)).toEqual([['111..', '.....', '.....']]);
+  });
+});
+
+describe('dilateBox / keepMainComponents (gap-tolerant largest component)', () => {
+  it('box dilation equals a brute-force Chebyshev neighbourhood per axis radius', () => {
+    const dims: Vec3 = [9, 7, 5];
+    const mask = new Uint8Array(9 * 7 * 5);
+    let s = 7;
+    for (let v = 0; v < mask.length; v++) {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      mask[v] = s % 23 === 0 ? 1 : 0;
+    }
+    for (const r of [[1, 0, 0], [0, 2, 0], [0, 0, 1], [2, 1, 1], [0, 0, 0]] as Vec3[]) {
+      const got = dilateBox(mask, dims, r);
+      const want = new Uint8Array(mask.length);
+      for (let k = 0; k < 5; k++)
+        for (let j = 0; j < 7; j++)
+          for (let i = 0; i < 9; i++) {
+            let hit = 0;
+            for (let c = Math.max(0, k - r[2]); c <= Math.min(4, k + r[2]) && !hit; c++)
+              for (let b = Math.max(0, j - r[1]); b <= Math.min(6, j + r[1]) && !hit; b++)
+                for (let a = Math.max(0, i - r[0]); a <= Math.min(8, i + r[0]) && !hit; a++) hit = mask[a + 9 * (b + 7 * c)];
+            want[i + 9 * (j + 7 * k)] = hit;
+          }
+      expect(Array.from(got)).toEqual(Array.from(want));
+    }
+    expect(mask.some((x) => x === 1)).toBe(true);
+  });
+  it.each([
+    // gap (voxels per axis), rows → expected: a 1-voxel gap joins at r=1 (gap <= 2r), a 3-voxel gap needs r=2
+    [[0, 0, 0], ['1111.11...111'], ['1111.........'], 5],
+    [[1, 0, 0], ['1111.11...111'], ['1111.11......'], 3],
+    [[2, 0, 0], ['1111.11...111'], ['1111.11...111'], 0],
+    // the group with the most voxels wins even when its largest single piece is smaller
+    [[0, 0, 0], ['11111...111.111'], ['11111..........'], 6],
+    [[1, 0, 0], ['11111...111.111'], ['........111.111'], 5],
+    [[2, 0, 0], ['11111...111.111'], ['11111...111.111'], 0],
+  ] as [Vec3, string[], string[], number][])('gap %j: %j → %j', (gap, rows, want, removed) => {
+    const v = vol(rows);
+    expect(keepMainComponents(v.labels, v.dims, 1, gap)).toBe(removed);
+    expect(show(v.labels, v.dims)).toEqual([want]);
+  });
+  it('counts the gap per axis (anisotropic): a 2-slice gap in z joins only when the z radius allows it', () => {
+    const mk = () => vol(['11', '11'], ['..', '..'], ['..', '..'], ['1.', '..']);
+    const a = mk();
+    expect(keepMainComponents(a.labels, a.dims, 1, [3, 3, 0])).toBe(1);
+    const b = mk();
+    expect(keepMainComponents(b.labels, b.dims, 1, [0, 0, 1])).toBe(0);
+    expect(b.labels.reduce((x, y) => x + y, 0)).toBe(5);
+  });
+  it('leaves other labels alone and equals keepLargestComponent at gap 0', () => {
+    const a = vol(['11.1.22', '11...2.', '2....2.']);
+    const b = vol(['11.1.22', '11...2.', '2....2.']);
+    expect(keepMainComponents(a.labels, a.dims, 1, [0, 0, 0])).toBe(keepLargestComponent(b.labels, b.dims, 1));
+    expect(show(a.labels, a.dims)).toEqual(show(b.labels, b.dims));
+    const c = vol(['11.1.22', '11...2.', '2....2.']);
+    keepMainComponents(c.labels, c.dims, 1, [1, 1, 0]);
+    expect(show(c.labels, c.dims)).toEqual([['11.1.22', '11...2.', '2....2.']]);
   });
 });
 

@@ -144,6 +144,74 @@ export function keepLargestComponent(labels: Uint8Array, dims: Vec3, value: numb
   return removed;
 }
 
+/**
+ * Box dilation of a binary mask (1 = set) by r[a] voxels along each axis a, separable: per line, each voxel takes
+ * the distance to the nearest set voxel before and after it. O(n) per axis whatever the radius.
+ */
+export function dilateBox(mask: Uint8Array, dims: Vec3, r: Vec3): Uint8Array {
+  const [nx, ny, nz] = dims;
+  if (mask.length !== nx * ny * nz) throw new PsoasError('BAD_ARGUMENT', `dilateBox: ${mask.length} voxels for dims ${dims.join('x')}`, mask.length);
+  let cur = mask;
+  const strides = [1, nx, nx * ny];
+  for (let a = 0; a < 3; a++) {
+    const ra = r[a];
+    if (!(ra > 0)) continue;
+    const len = dims[a];
+    const st = strides[a];
+    const out = new Uint8Array(cur.length);
+    const [o1, o2] = [0, 1, 2].filter((x) => x !== a);
+    for (let u = 0; u < dims[o1]; u++)
+      for (let w = 0; w < dims[o2]; w++) {
+        const base = u * strides[o1] + w * strides[o2]; // the line along axis a through (u, w)
+        let last = -Infinity; // index along the line of the last set voxel seen (forward), then (backward)
+        for (let t = 0; t < len; t++) {
+          if (cur[base + t * st]) last = t;
+          if (t - last <= ra) out[base + t * st] = 1;
+        }
+        last = Infinity;
+        for (let t = len - 1; t >= 0; t--) {
+          if (cur[base + t * st]) last = t;
+          if (last - t <= ra) out[base + t * st] = 1;
+        }
+      }
+    cur = out;
+  }
+  return cur === mask ? mask.slice() : cur;
+}
+
+/**
+ * Keeps the main body of label `value`: its connected components are grouped when the background gap between
+ * them is at most 2*gap[a] voxels along every axis a (both are dilated by gap[a] and the dilations touch), and the
+ * group holding the most voxels of `value` is kept; the rest become `background`. With gap [0,0,0] this is
+ * keepLargestComponent. Why: a muscle the network split with a thin gap (one faint slice) is one muscle, while a
+ * false positive centimetres away in another organ is not. In place; returns the number of voxels removed.
+ */
+export function keepMainComponents(
+  labels: Uint8Array,
+  dims: Vec3,
+  value: number,
+  gap: Vec3,
+  connectivity: Connectivity = 26,
+  background = 0,
+): number {
+  if (!gap.some((g) => g > 0)) return keepLargestComponent(labels, dims, value, connectivity, background);
+  const mask = new Uint8Array(labels.length);
+  for (let v = 0; v < labels.length; v++) if (labels[v] === value) mask[v] = 1;
+  const grouped = connectedComponents(dilateBox(mask, dims, gap), dims, 1, connectivity);
+  if (grouped.count <= 1) return 0;
+  const own = new Int32Array(grouped.count + 1); // voxels of `value` per group
+  for (let v = 0; v < labels.length; v++) if (mask[v]) own[grouped.ids[v]]++;
+  let best = 1;
+  for (let c = 2; c <= grouped.count; c++) if (own[c] > own[best]) best = c;
+  let removed = 0;
+  for (let v = 0; v < labels.length; v++)
+    if (mask[v] && grouped.ids[v] !== best) {
+      labels[v] = background;
+      removed++;
+    }
+  return removed;
+}
+
 /** Removes components of `value` smaller than `minVoxels`. In place; returns the number of voxels removed. */
 export function removeSmallComponents(
   labels: Uint8Array,
@@ -251,6 +319,8 @@ export interface PostprocessOptions {
   /** Foreground label values to process (e.g. [1, 2]). */
   labels: number[];
   largestComponent: boolean;
+  /** With largestComponent: pieces within this many voxels (per axis, see keepMainComponents) stay with it. */
+  componentGapVoxels?: Vec3;
   fillHoles: boolean;
   fillHolesMode?: '3d' | 'slice';
   /** Components smaller than this (voxels) are removed; 0 = keep all. */
@@ -278,11 +348,13 @@ export function postprocessLabels(labels: Uint8Array, dims: Vec3, opts: Postproc
     return c;
   };
   return opts.labels.map((value) => {
-    const removedByLargestComponent = opts.largestComponent ? keepLargestComponent(labels, dims, value, conn) : 0;
+    const removedByLargestComponent = opts.largestComponent
+      ? keepMainComponents(labels, dims, value, opts.componentGapVoxels ?? [0, 0, 0], conn)
+      : 0;
     const filledHoles = opts.fillHoles ? fillHoles(labels, dims, value, opts.fillHolesMode ?? '3d') : 0;
     let removedSmall = 0;
     if (opts.largestComponent) {
-      // One component left (filling holes only adds voxels touching it): the size test needs no labelling.
+      // One component (or one group of nearby pieces) left: it passes or fails the size test as a whole.
       const size = count(value);
       if (size > 0 && size < opts.minSizeVoxels) {
         for (let v = 0; v < labels.length; v++) if (labels[v] === value) labels[v] = 0;

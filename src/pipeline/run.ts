@@ -19,9 +19,9 @@ import { PsoasError } from '../core/errors';
 import { indexToWorld, orientationCode, voxelCount, voxelVolumeMm3, worldToIndex, type Vec3, type VolumeGeometry } from '../core/geometry';
 import type { Volume } from '../core/volume';
 import { normaliseValue, clipNormalise } from './intensity';
-import { largestTensorBytesPerVoxel, type ModelManifest } from './manifest';
+import { largestTensorBytesPerVoxel, type ManifestPostprocess, type ModelManifest } from './manifest';
 import { refineByHu, thresholdForeground } from './hu-refine';
-import { argmax, boundingBox, keepLargestComponent, postprocessLabels, type Connectivity, type PostprocessReport } from './postprocess';
+import { argmax, boundingBox, keepMainComponents, postprocessLabels, type Connectivity, type PostprocessReport } from './postprocess';
 import { cropGeometry, geometryForSpacing, resampleTrilinear, resampleTrilinearSlabs } from './resample';
 import { applyReorient, isIdentityReorient, reorientTransform } from './reorient';
 import { slidingWindowInference, type PredictTile } from './sliding-window';
@@ -152,6 +152,15 @@ export function labelLookup(manifest: ModelManifest): { lut: Uint8Array; names: 
     lut[c] = value;
   }
   return { lut, names };
+}
+
+/**
+ * postprocess.component_gap_mm as a dilation radius in voxels per axis of a grid with this spacing (mm): pieces
+ * whose gap is at most 2*r voxels, i.e. at most component_gap_mm, are grouped (see keepMainComponents).
+ */
+export function componentGapVoxels(pp: ManifestPostprocess, spacing: Vec3): Vec3 {
+  const g = pp.component_gap_mm ?? 0;
+  return spacing.map((s) => Math.floor(g / (2 * s))) as Vec3;
 }
 
 function fmtGeom(g: VolumeGeometry): string {
@@ -326,7 +335,8 @@ export async function segment(
   const modelLabels = argmax(scores, C, nModel);
   const conn = opts.connectivity ?? 26;
   if (manifest.postprocess.largest_component)
-    for (let c = 1; c < C; c++) keepLargestComponent(modelLabels, modelGrid.dimensions, c, conn);
+    for (let c = 1; c < C; c++)
+      keepMainComponents(modelLabels, modelGrid.dimensions, c, componentGapVoxels(manifest.postprocess, modelGrid.spacing), conn);
   const box = boundingBox(modelLabels, modelGrid.dimensions);
   steps.push({ step: 'argmax', summary: box ? `foreground box ${box.lo.join(',')}..${box.hi.join(',')} (model grid)` : 'no foreground', box });
   end();
@@ -410,6 +420,7 @@ export async function segment(
     reports = postprocessLabels(cropLabels, crop.dimensions, {
       labels: values,
       largestComponent: pp.largest_component,
+      componentGapVoxels: componentGapVoxels(pp, src.spacing),
       fillHoles: pp.fill_holes,
       fillHolesMode: opts.fillHolesMode ?? '3d',
       minSizeVoxels,
