@@ -19,9 +19,19 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+# glibc hands every large freed block back to the kernel and page-faults it in again on the next step; keeping freed
+# memory in the process (these three settings, read by glibc only at start-up, hence the re-exec) made a training
+# step on this project's 2-core CPU 1.5x faster with 64x64x32 patches (1.41 -> 0.96 s forward+backward, batch 2) and
+# 4.7x faster with 96x96x48 (15.2 -> 3.2 s), mostly kernel time before. PSOAS_TRAIN_NO_MALLOC_TUNING=1 turns it off.
+MALLOC_ENV = {'MALLOC_MMAP_THRESHOLD_': '4000000000', 'MALLOC_TRIM_THRESHOLD_': '100000000000', 'MALLOC_TOP_PAD_': '1000000000'}
+if __name__ == '__main__' and not os.environ.get('PSOAS_TRAIN_NO_MALLOC_TUNING') and \
+        any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
+    os.environ.update(MALLOC_ENV)
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model import UNet3D  # noqa: E402
