@@ -200,6 +200,8 @@ async function download(page: Page, testId: string, testInfo: TestInfo): Promise
 interface LoafScript {
   invokerType: string;
   invoker: string;
+  /** Where the script came from (bundle URL and function name, when Chromium knows them): which handler was long. */
+  source?: string;
   ms: number;
   /** ms after the probe started (just before "Segment psoas" is clicked). */
   at: number;
@@ -244,8 +246,16 @@ test.describe('segmentation panel (real model, sample study)', () => {
       w.__loaf = [];
       const t0 = performance.now();
       new PerformanceObserver((list) => {
-        for (const f of list.getEntries() as unknown as { scripts: { invokerType: string; invoker: string; duration: number; startTime: number }[] }[])
-          for (const sc of f.scripts) w.__loaf.push({ invokerType: sc.invokerType, invoker: sc.invoker, ms: sc.duration, at: sc.startTime - t0 });
+        type Script = { invokerType: string; invoker: string; duration: number; startTime: number; sourceURL?: string; sourceFunctionName?: string; sourceCharPosition?: number };
+        for (const f of list.getEntries() as unknown as { scripts: Script[] }[])
+          for (const sc of f.scripts)
+            w.__loaf.push({
+              invokerType: sc.invokerType,
+              invoker: sc.invoker,
+              source: `${(sc.sourceURL ?? '').replace(/^.*\//, '')}:${sc.sourceFunctionName ?? ''}@${sc.sourceCharPosition ?? ''}`,
+              ms: sc.duration,
+              at: sc.startTime - t0,
+            });
       }).observe({ type: 'long-animation-frame' });
       let last = performance.now();
       const tick = (t: number) => {
@@ -280,9 +290,10 @@ test.describe('segmentation panel (real model, sample study)', () => {
     const draw = longest(loaf.filter(isDraw));
     console.log(
       `[segment] during the ${(uiMs / 1000).toFixed(1)} s run and the overlay's first draws: longest frame gap ${maxFrameGap.toFixed(0)} ms; ` +
-        `longest script outside drawing ${work.ms.toFixed(0)} ms (${work.invoker} at ${(work.at / 1000).toFixed(1)} s); ` +
+        `longest script outside drawing ${work.ms.toFixed(0)} ms (${work.invoker}, ${work.source ?? '?'}, at ${(work.at / 1000).toFixed(1)} s); ` +
         `longest draw callback ${draw.ms.toFixed(0)} ms (at ${(draw.at / 1000).toFixed(1)} s)`,
     );
+    console.log(`[segment] scripts outside drawing over 50 ms: ${JSON.stringify(loaf.filter((x) => !isDraw(x) && x.ms > 50))}`);
     // Measured 23, 38, 38 and 63 ms in four runs on a 2-core machine (slab tasks and message handlers; the 63 ms one
     // at the start of the run, 0.3 s, not profiled). Inference on the main thread would freeze the page for the whole run; building
     // the overlay's volume in one go took ~230 ms and copying the CT in one go 116–185 ms.
