@@ -131,17 +131,7 @@ export function connectedComponents(labels: ArrayLike<number>, dims: Vec3, value
  * become `background`. Modifies `labels` in place; returns the number of voxels removed.
  */
 export function keepLargestComponent(labels: Uint8Array, dims: Vec3, value: number, connectivity: Connectivity = 26, background = 0): number {
-  const { ids, sizes, count } = connectedComponents(labels, dims, value, connectivity);
-  if (count <= 1) return 0;
-  let best = 1;
-  for (let c = 2; c <= count; c++) if (sizes[c] > sizes[best]) best = c;
-  let removed = 0;
-  for (let v = 0; v < labels.length; v++)
-    if (ids[v] !== 0 && ids[v] !== best) {
-      labels[v] = background;
-      removed++;
-    }
-  return removed;
+  return keepMainComponents(labels, dims, value, [0, 0, 0], connectivity, background);
 }
 
 /**
@@ -182,8 +172,8 @@ export function dilateBox(mask: Uint8Array, dims: Vec3, r: Vec3): Uint8Array {
 /**
  * Keeps the main body of label `value`: its connected components are grouped when the background gap between
  * them is at most 2*gap[a] voxels along every axis a (both are dilated by gap[a] and the dilations touch), and the
- * group holding the most voxels of `value` is kept; the rest become `background`. With gap [0,0,0] this is
- * keepLargestComponent. Why: a muscle the network split with a thin gap (one faint slice) is one muscle, while a
+ * group holding the most voxels of `value` is kept; the rest become `background`. With gap [0,0,0] the groups are
+ * the components (keepLargestComponent). Why: a muscle the network split with a thin gap (one faint slice) is one muscle, while a
  * false positive centimetres away in another organ is not. In place; returns the number of voxels removed.
  */
 export function keepMainComponents(
@@ -194,18 +184,24 @@ export function keepMainComponents(
   connectivity: Connectivity = 26,
   background = 0,
 ): number {
-  if (!gap.some((g) => g > 0)) return keepLargestComponent(labels, dims, value, connectivity, background);
-  const mask = new Uint8Array(labels.length);
-  for (let v = 0; v < labels.length; v++) if (labels[v] === value) mask[v] = 1;
-  const grouped = connectedComponents(dilateBox(mask, dims, gap), dims, 1, connectivity);
-  if (grouped.count <= 1) return 0;
-  const own = new Int32Array(grouped.count + 1); // voxels of `value` per group
-  for (let v = 0; v < labels.length; v++) if (mask[v]) own[grouped.ids[v]]++;
-  let best = 1;
-  for (let c = 2; c <= grouped.count; c++) if (own[c] > own[best]) best = c;
+  // Groups: the components themselves, or the components of the dilated mask; own[g] = voxels of `value` in g.
+  let ids: Int32Array;
+  let own: Int32Array;
+  let count: number;
+  if (!gap.some((g) => g > 0)) ({ ids, sizes: own, count } = connectedComponents(labels, dims, value, connectivity));
+  else {
+    const mask = new Uint8Array(labels.length);
+    for (let v = 0; v < labels.length; v++) if (labels[v] === value) mask[v] = 1;
+    ({ ids, count } = connectedComponents(dilateBox(mask, dims, gap), dims, 1, connectivity));
+    own = new Int32Array(count + 1);
+    for (let v = 0; v < labels.length; v++) if (mask[v]) own[ids[v]]++;
+  }
+  if (count <= 1) return 0;
+  let best = 1; // ties → the first in raster order
+  for (let c = 2; c <= count; c++) if (own[c] > own[best]) best = c;
   let removed = 0;
   for (let v = 0; v < labels.length; v++)
-    if (mask[v] && grouped.ids[v] !== best) {
+    if (labels[v] === value && ids[v] !== best) {
       labels[v] = background;
       removed++;
     }

@@ -334,9 +334,10 @@ export async function segment(
   const nModel = voxelCount(modelGrid);
   const modelLabels = argmax(scores, C, nModel);
   const conn = opts.connectivity ?? 26;
-  if (manifest.postprocess.largest_component)
-    for (let c = 1; c < C; c++)
-      keepMainComponents(modelLabels, modelGrid.dimensions, c, componentGapVoxels(manifest.postprocess, modelGrid.spacing), conn);
+  if (manifest.postprocess.largest_component) {
+    const gap = componentGapVoxels(manifest.postprocess, modelGrid.spacing);
+    for (let c = 1; c < C; c++) keepMainComponents(modelLabels, modelGrid.dimensions, c, gap, conn);
+  }
   const box = boundingBox(modelLabels, modelGrid.dimensions);
   steps.push({ step: 'argmax', summary: box ? `foreground box ${box.lo.join(',')}..${box.hi.join(',')} (model grid)` : 'no foreground', box });
   end();
