@@ -60,7 +60,10 @@ def generate(seed, variant, data_dir):
         json.load(open(meta)).get('generatorVersion') == generator_version() and \
         json.load(open(meta)).get('trainVariant') == variant
     if not current:
-        cmd = ['npm', 'run', '--silent', 'phantom', '--', '--out', out, '--seed', str(seed)] + variant
+        # PSOAS_PHANTOM_CMD: another way to run the same generator CLI, e.g. 'node .devkit/phantom.mjs' (an esbuild
+        # bundle of src/cli/phantom.ts) on a machine without npm packages
+        prefix = os.environ.get('PSOAS_PHANTOM_CMD', '').split() or ['npm', 'run', '--silent', 'phantom', '--']
+        cmd = prefix + ['--out', out, '--seed', str(seed)] + variant
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         m = json.load(open(meta))
         m['trainVariant'] = variant
@@ -101,7 +104,7 @@ def cranial_cap(t_lab, spacing, above_mm, margin_mm, top_mm=30.0):
     return cap & (t_lab == 0)
 
 
-def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, focus_labels=()):
+def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, focus_labels=(), dev='cpu'):
     """Image, psoas labels, psoas voxel list, 'hard negatives' and 'focus negatives' on the model grid.
 
     Hard negatives: voxels of the phantom structures in `hard_labels` (e.g. iliacus, liver) within `hard_margin_mm`
@@ -109,6 +112,7 @@ def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, fo
     every non-psoas voxel in the cranial cap above each psoas (see cranial_cap). None when neither is asked for.
     Focus negatives: the hard negatives of the structures in `focus_labels` only (e.g. 18, the iliacus, which has the
     psoas's HU and touches it with no edge in the image), to centre more patches on and weigh more; None without.
+    The tensors are made and kept on `dev` (on a GPU the resampling takes milliseconds and patches need no copy).
     """
     img, aff = read_nifti(os.path.join(d, 'image.nii.gz'))
     lab_all, _ = read_nifti(os.path.join(d, 'labels.nii.gz'))
@@ -116,8 +120,8 @@ def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, fo
     lab_all, _ = to_lps_canonical(lab_all, aff)
     lab = np.where(lab_all <= 2, lab_all, 0)  # only psoas labels are trained
     # to torch [1,1,D=k,H=j,W=i]; resample to the model spacing (trilinear image, nearest label)
-    t_img = torch.from_numpy(np.ascontiguousarray(normalise(img).transpose(2, 1, 0)))[None, None].float()
-    t_lab = torch.from_numpy(np.ascontiguousarray(lab.transpose(2, 1, 0))).long()
+    t_img = torch.from_numpy(np.ascontiguousarray(normalise(img).transpose(2, 1, 0)))[None, None].float().to(dev)
+    t_lab = torch.from_numpy(np.ascontiguousarray(lab.transpose(2, 1, 0))).long().to(dev)
     size = [max(8, int(round(t_img.shape[2 + a] * sp[2 - a] / spacing[2 - a]))) for a in range(3)]
     t_img = F.interpolate(t_img, size=size, mode='trilinear', align_corners=False)
     # labels: one-hot resampled trilinearly, then argmax, so a coarse voxel takes the class covering most of it
@@ -130,12 +134,12 @@ def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, fo
     near = dilate_box(t_lab > 0, [max(1, int(round(hard_margin_mm / spacing[2 - a]))) for a in range(3)]) \
         if hard_labels or focus_labels else None
     if hard_labels:
-        is_hard = torch.from_numpy(np.ascontiguousarray(np.isin(lab_all, hard_labels).transpose(2, 1, 0)))
+        is_hard = torch.from_numpy(np.ascontiguousarray(np.isin(lab_all, hard_labels).transpose(2, 1, 0))).to(dev)
         is_hard = F.interpolate(is_hard[None, None].float(), size=size, mode='trilinear', align_corners=False)[0, 0] > 0.5
         hard = is_hard & near & (t_lab == 0)
     focus = None
     if focus_labels:
-        is_focus = torch.from_numpy(np.ascontiguousarray(np.isin(lab_all, focus_labels).transpose(2, 1, 0)))
+        is_focus = torch.from_numpy(np.ascontiguousarray(np.isin(lab_all, focus_labels).transpose(2, 1, 0))).to(dev)
         is_focus = F.interpolate(is_focus[None, None].float(), size=size, mode='trilinear', align_corners=False)[0, 0] > 0.5
         focus = is_focus & near & (t_lab == 0)
         hard = focus if hard is None else hard | focus
@@ -238,6 +242,18 @@ def main():
                     'restart with a fresh optimiser and its own lr schedule; the package\'s training phases, steps and '
                     'seconds carry over into the provenance')
     ap.add_argument('--ckpt-every', type=int, default=100)
+    ap.add_argument('--workers', type=int, default=1,
+                    help='phantoms generated and loaded this many at a time (threads; generation runs the node CLI)')
+    ap.add_argument('--time-budget', type=float,
+                    help='seconds of training: after --budget-probe steps the step count (and so the learning-rate '
+                         'schedule) is set to what fits; the resolved --steps is recorded in the phase')
+    ap.add_argument('--budget-probe', type=int, default=40)
+    ap.add_argument('--deadline', type=float, help='unix time by which training must end: sets --time-budget when the '
+                                                   'training loop starts (after generating and loading the phantoms)')
+    ap.add_argument('--no-export', action='store_true', help='train and checkpoint only (export later, --export-only)')
+    ap.add_argument('--slim-ckpt', action='store_true',
+                    help='checkpoints without the optimizer state (a third of the size; --resume then starts a fresh '
+                         'AdamW): small enough to copy back from a lent GPU machine')
     ap.add_argument('--p-fg', type=float, default=0.7, help='fraction of patches centred on a psoas voxel')
     ap.add_argument('--hard-labels', type=int, nargs='*', default=[],
                     help='phantom label values (src/core/phantom/labels.ts) whose voxels near the psoas are hard '
@@ -261,6 +277,8 @@ def main():
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
     if dev == 'cpu':
         torch.set_num_threads(int(os.environ.get('TRAIN_THREADS', '2')))
+    else:
+        torch.backends.cudnn.benchmark = True  # fixed patch size: let cuDNN pick the fastest 3D convolutions
     os.makedirs(args.run, exist_ok=True)
     ckpt_path = os.path.join(args.run, 'ckpt.pt')
     model = UNet3D(channels=tuple(args.channels), softmax=False).to(dev)
@@ -277,7 +295,8 @@ def main():
     if args.resume or args.export_only:
         ck = torch.load(ckpt_path, map_location=dev)
         model.load_state_dict(ck['model'])
-        opt.load_state_dict(ck['opt'])
+        if 'opt' in ck:  # absent in a --slim-ckpt checkpoint
+            opt.load_state_dict(ck['opt'])
         step0, train_s, history = ck['step'], ck['train_s'], ck.get('history', [])
         commands = ck.get('commands', [])
         base_steps, base_s = ck.get('base_steps', 0), ck.get('base_s', 0.0)
@@ -286,13 +305,15 @@ def main():
 
     if not args.export_only:
         commands.append({'command': 'python3 training/train.py ' + ' '.join(sys.argv[1:]),
-                         'from_step': base_steps + step0, 'to_step': base_steps + args.steps, 'seeds': args.seeds})
+                         'from_step': base_steps + step0, 'to_step': base_steps + args.steps, 'seeds': args.seeds,
+                         'device': dev if dev == 'cpu' else f'cuda ({torch.cuda.get_device_name(0)})',
+                         'torch': torch.__version__})
         if args.init:  # which weights this phase started from
             commands[-1]['init'] = (f"{init_manifest['name']} {init_manifest['version']} "
                                     f"(onnx sha256 {init_manifest['sha256']}), fresh AdamW")
 
     def save(step):
-        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'train_s': train_s,
+        torch.save({'model': model.state_dict(), **({} if args.slim_ckpt else {'opt': opt.state_dict()}), 'step': step, 'train_s': train_s,
                     'history': history, 'args': vars(args), 'commands': commands,
                     'base_steps': base_steps, 'base_s': base_s}, ckpt_path + '.tmp')
         os.replace(ckpt_path + '.tmp', ckpt_path)
@@ -301,12 +322,16 @@ def main():
         t0 = time.time()
         # Varied acquisitions from the one generator; the pipeline resamples to the model spacing anyway. Chest and
         # pelvis presets teach "no psoas" / "psoas cut at the top".
-        cases = []
-        for n in range(args.seeds):
-            seed = 1000 + n
-            d = generate(seed, VARIANTS[n % len(VARIANTS)], args.data)
-            cases.append(load_case(d, args.spacing, tuple(args.hard_labels), args.hard_margin_mm, args.cranial_mm,
-                                   tuple(args.focus_labels)))
+        def one(n):
+            d = generate(1000 + n, VARIANTS[n % len(VARIANTS)], args.data)
+            return load_case(d, args.spacing, tuple(args.hard_labels), args.hard_margin_mm, args.cranial_mm,
+                             tuple(args.focus_labels), dev)
+        if args.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(args.workers) as pool:
+                cases = list(pool.map(one, range(args.seeds)))
+        else:
+            cases = [one(n) for n in range(args.seeds)]
         hard_idx = [torch.nonzero(c[3]) if c[3] is not None else None for c in cases]
         focus_idx = [torch.nonzero(c[4]) if c[4] is not None else None for c in cases]
         if args.hard_labels or args.cranial_mm > 0 or args.focus_labels:
@@ -315,7 +340,12 @@ def main():
             print('focus-negative voxels per case (model grid):', [int(len(h)) for h in focus_idx], flush=True)
         print(f'{len(cases)} cases loaded in {time.time() - t0:.0f}s on {dev}', flush=True)
         t1 = time.time() - train_s
-        for step in range(step0, args.steps):
+        t_probe = time.time()
+        if args.deadline:
+            args.time_budget = max(1.0, args.deadline - t_probe)
+            print(f'deadline: {args.time_budget:.0f}s of training left', flush=True)
+        step = step0
+        while step < args.steps:
             for g in opt.param_groups:
                 g['lr'] = lr_at(step, args.steps, args.lr)
             xs, ys, ws = [], [], []
@@ -346,13 +376,22 @@ def main():
             opt.step()
             history.append(round(loss.item(), 4))
             train_s = time.time() - t1
+            if args.time_budget and step + 1 == step0 + args.budget_probe and not args.resume:
+                per_step = (time.time() - t_probe) / args.budget_probe
+                args.steps = step + 1 + max(0, int((args.time_budget - (time.time() - t_probe)) / per_step))
+                commands[-1]['to_step'] = base_steps + args.steps
+                commands[-1]['command'] += f' (--time-budget resolved: --steps {args.steps})'
+                print(f'time budget {args.time_budget:.0f}s at {per_step * 1000:.0f} ms/step: --steps {args.steps}', flush=True)
             if step % 20 == 0 or step == args.steps - 1:
                 recent = history[-20:]
                 print(f'step {step} loss {loss.item():.4f} mean20 {sum(recent) / len(recent):.4f} '
                       f'lr {lr_at(step, args.steps, args.lr):.2e} ({train_s:.0f}s)', flush=True)
             if (step + 1) % args.ckpt_every == 0 or step == args.steps - 1:
                 save(step + 1)
+            step += 1
         step0 = args.steps
+    if args.no_export:
+        return
     export(args, model, dev, base_steps + step0, base_s + train_s, history, commands)
 
 
