@@ -43,6 +43,7 @@ export LD_LIBRARY_PATH=/tmp/gl/usr/lib/x86_64-linux-gnu:/usr/local/nvidia/lib64:
 ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -f "$ICD" ]; then export VK_DRIVER_FILES=$ICD VK_ICD_FILENAMES=$ICD; fi
 log "GPU: $(nvidia-smi -L 2>&1 | head -1); node $("$K/node" --version); cores $(nproc)"
+log "Vulkan ICDs: $(ls /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>/dev/null | tr '\n' ' ')"
 
 log "generating $SEEDS training phantoms in the background ($GEN_THREADS threads)"
 PSOAS_PHANTOM_CMD="$K/node $K/phantom.mjs" "$PY" -c "
