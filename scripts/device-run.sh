@@ -8,7 +8,8 @@
 #   2. A training phase on CUDA (training/train.py --deadline): phantoms generated there by the project's generator
 #      (bundled), the checkpoint (weights only) written to $OUT/run/ckpt.pt; export it here with --export-only.
 # Environment (for a dry run on the CPU machine): PY (python with torch), SEEDS (160), BENCH_DIMS (512,512,300),
-# TRAIN_END_S (seconds after start when training must end; 470), GEN_THREADS (12), BATCH (8), BENCH_RUNS (3).
+# TRAIN_END_S (seconds after start when training must end; 470), GEN_THREADS (12), BATCH (8), BENCH_RUNS (3),
+# INIT (the package to start from; models/psoas-unet3d), SKIP_TORCH (set: no PyTorch per-tile figure), GL_ROOT (/).
 set -u
 OUT=${OUT:-/tmp/device-out}
 PY=${PY:-python3}
@@ -28,18 +29,19 @@ import glob, io, lzma, os, shutil, tarfile
 for f in glob.glob('.devkit/**/*.xz', recursive=True):
     with lzma.open(f) as src, open(f[:-3], 'wb') as dst:
         shutil.copyfileobj(src, dst, 1 << 24)
-# the Vulkan loader from its .deb (an ar archive holding data.tar.*), into /tmp/gl, not / (unpacking into / can break it)
+# the Vulkan loader and GLVND (the NVIDIA ICD, libGLX_nvidia, needs libGLdispatch) from their .debs (ar archives
+# holding data.tar.*) into / , as the device notes advise for these GL packages; ldconfig follows
 for deb in glob.glob('.devkit/gl/*.deb'):
     b = open(deb, 'rb').read()
     pos = 8
     while pos < len(b):
         name, size = b[pos:pos + 16].decode().strip().rstrip('/'), int(b[pos + 48:pos + 58].decode().strip())
         if name.startswith('data.tar'):
-            tarfile.open(fileobj=io.BytesIO(b[pos + 60:pos + 60 + size])).extractall('/tmp/gl')
+            tarfile.open(fileobj=io.BytesIO(b[pos + 60:pos + 60 + size])).extractall(os.environ.get('GL_ROOT', '/'))
         pos += 60 + size + (size & 1)
 PY
 chmod +x "$K/node"
-export LD_LIBRARY_PATH=/tmp/gl/usr/lib/x86_64-linux-gnu:/usr/local/nvidia/lib64:/usr/local/nvidia/lib:${LD_LIBRARY_PATH:-}
+if [ "${GL_ROOT:-/}" = / ]; then ldconfig; else export LD_LIBRARY_PATH=$GL_ROOT/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}; fi
 ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -f "$ICD" ]; then export VK_DRIVER_FILES=$ICD VK_ICD_FILENAMES=$ICD; fi
 log "GPU: $(nvidia-smi -L 2>&1 | head -1); node $("$K/node" --version); cores $(nproc)"
@@ -62,14 +64,14 @@ if [ "$BENCH_DIMS" = 512,512,300 ]; then CMP=(--compare "$K/ref-mask-512.gz"); f
 timeout 240 "$K/node" "$K/bench-webgpu-node.mjs" --dawn "$K/webgpu" --dims "$BENCH_DIMS" --runs "${BENCH_RUNS:-3}" --placement \
   --phantom-cmd "$K/node $K/bench.mjs" "${CMP[@]}" --json "$OUT/webgpu.json" > "$OUT/webgpu.log" 2>&1
 log "WebGPU bench exit $?: $(tail -c 300 "$OUT/webgpu.log")"
-timeout 60 "$PY" scripts/bench-torch.py --patch 48 96 96 --runs 20 --pt models/psoas-unet3d/model.pt --channels 16 32 64 128 \
+[ -n "${SKIP_TORCH:-}" ] || timeout 60 "$PY" scripts/bench-torch.py --patch 48 96 96 --runs 20 --pt models/psoas-unet3d/model.pt --channels 16 32 64 128 \
   --device "$("$PY" -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')" > "$OUT/torch.json" 2>&1
 log "torch per tile: $(tail -c 300 "$OUT/torch.json")"
 
 wait $GEN
 log "generation exit $?: $(tail -1 "$OUT/generate.log")"
 log "training until $((DEADLINE - T0))s"
-"$PY" training/train.py --init models/psoas-unet3d --run "$OUT/run" --out /tmp/unused-package --no-export --slim-ckpt \
+"$PY" training/train.py --init "${INIT:-models/psoas-unet3d}" --run "$OUT/run" --out /tmp/unused-package --no-export --slim-ckpt \
   --seeds "$SEEDS" --workers "$GEN_THREADS" --deadline "$DEADLINE" --steps 1000000 --ckpt-every 250 --batch "$BATCH" \
   --patch 48 96 96 --p-fg 0.5 --lr 3e-4 --hard-labels 18 12 10 11 17 --hard-weight 3 --p-hard 0.25 --cranial-mm 45 \
   --focus-labels 18 --p-focus 0.3 --focus-weight 8 --version 0.8.0 > "$OUT/train.log" 2>&1

@@ -247,7 +247,7 @@ def main():
     ap.add_argument('--time-budget', type=float,
                     help='seconds of training: after --budget-probe steps the step count (and so the learning-rate '
                          'schedule) is set to what fits; the resolved --steps is recorded in the phase')
-    ap.add_argument('--budget-probe', type=int, default=40)
+    ap.add_argument('--budget-probe', type=int, default=40, help='steps timed for --time-budget (> 10: the first 10 are not)')
     ap.add_argument('--deadline', type=float, help='unix time by which training must end: sets --time-budget when the '
                                                    'training loop starts (after generating and loading the phantoms)')
     ap.add_argument('--no-export', action='store_true', help='train and checkpoint only (export later, --export-only)')
@@ -269,6 +269,8 @@ def main():
     ap.add_argument('--p-focus', type=float, default=0.0, help='fraction of patches centred on a focus negative')
     ap.add_argument('--focus-weight', type=float, help='cross-entropy weight of focus negatives (default: --hard-weight)')
     args = ap.parse_args()
+    if args.budget_probe <= 10:
+        ap.error('--budget-probe must be > 10')
     if args.focus_weight is None:
         args.focus_weight = args.hard_weight
 
@@ -376,8 +378,10 @@ def main():
             opt.step()
             history.append(round(loss.item(), 4))
             train_s = time.time() - t1
+            if step + 1 == step0 + 10:
+                t_warm = time.time()  # the first steps are slow (cuDNN tries its algorithms): not in the estimate
             if args.time_budget and step + 1 == step0 + args.budget_probe and not args.resume:
-                per_step = (time.time() - t_probe) / args.budget_probe
+                per_step = (time.time() - t_warm) / (args.budget_probe - 10)
                 args.steps = step + 1 + max(0, int((args.time_budget - (time.time() - t_probe)) / per_step))
                 commands[-1]['to_step'] = base_steps + args.steps
                 commands[-1]['command'] += f' (--time-budget resolved: --steps {args.steps})'
