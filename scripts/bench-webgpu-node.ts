@@ -75,6 +75,23 @@ async function installDawn(): Promise<void> {
   if (!existsSync(entry)) throw new Error(`no Dawn package at ${opt.dawn} (see --dawn)`);
   const { create, globals } = (await import(pathToFileURL(entry).href)) as { create: (o: string[]) => unknown; globals: Record<string, unknown> };
   Object.assign(globalThis, globals);
+  // onnxruntime-web's WASM memory is a SharedArrayBuffer and it uploads tiles with queue.writeBuffer(buffer, offset,
+  // <view of that memory>, 0, size). Browsers accept shared views there; dawn.node 0.6.2 throws "Invalid argument"
+  // (seen on the H200 and on SwiftShader), so every tile fell back to WASM. Copy shared views into plain memory first:
+  // what Chromium's bindings do internally anyway.
+  const queue = (globals.GPUQueue as { prototype: Record<string, unknown> } | undefined)?.prototype;
+  if (queue && typeof queue.writeBuffer === 'function') {
+    const writeBuffer = queue.writeBuffer as (...a: unknown[]) => unknown;
+    queue.writeBuffer = function (this: unknown, buffer: unknown, offset: number, data: unknown, dataOffset?: number, size?: number) {
+      if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer && !(data instanceof DataView)) {
+        const arr = data as unknown as { length: number; slice(a: number, b: number): unknown };
+        const start = dataOffset ?? 0; // elements, for typed arrays
+        const end = size === undefined ? arr.length : start + size;
+        return writeBuffer.call(this, buffer, offset, arr.slice(start, end), 0, end - start);
+      }
+      return writeBuffer.call(this, buffer, offset, data, dataOffset, size);
+    };
+  }
   Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]), hardwareConcurrency: os.cpus().length }, configurable: true });
 }
 
@@ -151,11 +168,15 @@ async function main(): Promise<void> {
       tile_ms_first: Math.round(tiles[0]),
       volume_ml: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v.volume_ml * 100) / 100])),
     };
+    const backendNow = (session as { backend?: string }).backend;
+    const fallback = (session as { fallbackReason?: string }).fallbackReason;
+    Object.assign(row, { backend: backendNow, ...(fallback ? { fallbackReason: fallback } : {}) });
     results.push(row);
     console.error(JSON.stringify(row));
     mask = res.mask.data as Uint8Array;
   }
   out.runs = results;
+  const fellBack = opt.ep === 'webgpu' && results.some((r) => r.backend !== 'onnxruntime-web/webgpu');
   await session.dispose();
 
   if (mask && opt['mask-out']) writeFileSync(opt['mask-out'], gzipSync(mask, { level: 6 }));
@@ -169,6 +190,10 @@ async function main(): Promise<void> {
   }
   if (opt.json) writeFileSync(opt.json, JSON.stringify(out, null, 2));
   console.log(JSON.stringify(out));
+  if (fellBack) {
+    console.error(`WebGPU fell back to WASM during the runs: these are NOT WebGPU figures (${String(results.find((r) => r.fallbackReason)?.fallbackReason)})`);
+    process.exit(3);
+  }
   // Dawn keeps the event loop alive.
   process.exit(0);
 }

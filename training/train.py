@@ -448,9 +448,13 @@ def export(args, model, dev, steps_done, train_s, history, commands):
                    'max_storage_buffer_binding_bytes': 4 * 2 * args.channels[0] * args.patch[0] * args.patch[1] * args.patch[2]},
         'provenance': {
             'training_data': training_data(commands, args.seeds),
-            'training_command': 'python3 training/train.py ' + ' '.join(cmd),
+            # the command that trained these weights (an --export-only run only converts them)
+            'training_command': commands[-1]['command'] if args.export_only and commands else 'python3 training/train.py ' + ' '.join(cmd),
             'training_phases': commands,
-            'seed': args.seed, 'steps': steps_done, 'batch': args.batch, 'device': dev, 'torch': torch.__version__,
+            'seed': args.seed, 'steps': steps_done, 'batch': args.batch,
+            # where the last phase trained (an --export-only run elsewhere must not claim its own device)
+            'device': (commands[-1].get('device') if commands else None) or dev,
+            'torch': (commands[-1].get('torch') if commands else None) or torch.__version__,
             'train_seconds': round(train_s), 'final_loss_mean_last_100': round(float(np.mean(history[-100:])), 4) if history else None,
             'date': datetime.date.today().isoformat(),
         },
