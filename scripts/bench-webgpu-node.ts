@@ -33,6 +33,7 @@ import type { Volume } from '../src/core/volume';
 import { measureAll } from '../src/measure';
 import { validateManifest } from '../src/pipeline/manifest';
 import { segment } from '../src/pipeline/run';
+import { copySharedViewsOnWrite } from './dawn-shim';
 import type { ModelSession } from '../src/inference/types';
 
 const REPO = process.env.PSOAS_REPO ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -75,23 +76,7 @@ async function installDawn(): Promise<void> {
   if (!existsSync(entry)) throw new Error(`no Dawn package at ${opt.dawn} (see --dawn)`);
   const { create, globals } = (await import(pathToFileURL(entry).href)) as { create: (o: string[]) => unknown; globals: Record<string, unknown> };
   Object.assign(globalThis, globals);
-  // onnxruntime-web's WASM memory is a SharedArrayBuffer and it uploads tiles with queue.writeBuffer(buffer, offset,
-  // <view of that memory>, 0, size). Browsers accept shared views there; dawn.node 0.6.2 throws "Invalid argument"
-  // (seen on the H200 and on SwiftShader), so every tile fell back to WASM. Copy shared views into plain memory first:
-  // what Chromium's bindings do internally anyway.
-  const queue = (globals.GPUQueue as { prototype: Record<string, unknown> } | undefined)?.prototype;
-  if (queue && typeof queue.writeBuffer === 'function') {
-    const writeBuffer = queue.writeBuffer as (...a: unknown[]) => unknown;
-    queue.writeBuffer = function (this: unknown, buffer: unknown, offset: number, data: unknown, dataOffset?: number, size?: number) {
-      if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer && !(data instanceof DataView)) {
-        const arr = data as unknown as { length: number; slice(a: number, b: number): unknown };
-        const start = dataOffset ?? 0; // elements, for typed arrays
-        const end = size === undefined ? arr.length : start + size;
-        return writeBuffer.call(this, buffer, offset, arr.slice(start, end), 0, end - start);
-      }
-      return writeBuffer.call(this, buffer, offset, data, dataOffset, size);
-    };
-  }
+  copySharedViewsOnWrite(globals.GPUQueue as { prototype: Record<string, unknown> } | undefined);
   Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]), hardwareConcurrency: os.cpus().length }, configurable: true });
 }
 
