@@ -43,6 +43,7 @@ export default defineConfig(
       'test-results/**',
       'playwright-report/**',
       '.cache/**',
+      '.devkit/**', // scripts/device-kit.sh output: bundles for a GPU machine
       'training/**',
       'coverage/**',
     ],
