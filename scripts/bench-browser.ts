@@ -25,6 +25,7 @@ import type { Page } from '@playwright/test';
 import type { VolumeGeometry } from '../src/core/geometry';
 import type { ModelManifest } from '../src/pipeline/manifest';
 import { freePort } from './test-support';
+import { median } from './bench-common';
 
 /** Same flags as the e2e tests (playwright.config.ts): Chromium runs as root here, nothing calls home. */
 export const BROWSER_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -266,11 +267,6 @@ export interface BrowserWasmResult {
     processes_at_end: Array<{ pid: number; type: string; rss_mb: number }>;
   };
 }
-
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Answers /bench-model/<file> with the package bytes and /bench-data/phantom.i16?part=N with 32 MiB slices. */
 async function routeBenchFiles(page: Page, input: BrowserRunInput): Promise<{ parts: number; bytes: number }> {

@@ -28,11 +28,12 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { Vec3, VolumeGeometry } from '../src/core/geometry';
+import type { Vec3 } from '../src/core/geometry';
 import type { Volume } from '../src/core/volume';
 import { measureAll } from '../src/measure';
 import { validateManifest } from '../src/pipeline/manifest';
 import { segment } from '../src/pipeline/run';
+import { benchPhantomBase, hasBenchPhantom, median, readBenchPhantom, writeBenchPhantom } from './bench-common';
 import { copySharedViewsOnWrite } from './dawn-shim';
 import type { ModelSession } from '../src/inference/types';
 
@@ -51,7 +52,6 @@ const { values: opt } = parseArgs({
     compare: { type: 'string' },
     json: { type: 'string' },
     threads: { type: 'string', default: '2' },
-    'phantom-cmd': { type: 'string' }, // how to run `scripts/bench.ts --generate` where tsx is not installed
   },
 });
 const dims = opt.dims.split(',').map(Number) as Vec3;
@@ -59,16 +59,12 @@ const runs = Number(opt.runs);
 if (!['webgpu', 'node'].includes(opt.ep)) throw new Error(`--ep must be webgpu or node, got "${opt.ep}"`);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be an integer >= 1, got "${opt.runs}"`);
 
-function loadPhantom(): Volume<Int16Array> {
-  const base = path.join(REPO, '.cache', 'bench', `phantom-seed${opt.seed}-${dims.join('x')}`);
-  if (!existsSync(`${base}.json`)) {
-    const cmd = opt['phantom-cmd'] ? opt['phantom-cmd'].split(' ') : [process.execPath, '--import', 'tsx', path.join(REPO, 'scripts/bench.ts')];
-    const r = spawnSync(cmd[0], [...cmd.slice(1), '--generate', '--dims', opt.dims, '--seed', opt.seed], { cwd: REPO, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error(`phantom generation failed (exit ${r.status})`);
-  }
-  const meta = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as { geometry: VolumeGeometry };
-  const buf = readFileSync(`${base}.i16`);
-  return { geometry: meta.geometry, data: new Int16Array(buf.buffer, buf.byteOffset, buf.byteLength / 2), units: 'HU', meta: { source: `phantom seed ${opt.seed}` } };
+/** The `npm run bench` phantom from its cache (.cache/bench), generated here (in this process) when missing. */
+async function loadPhantom(): Promise<Volume<Int16Array>> {
+  const seed = Number(opt.seed);
+  const base = benchPhantomBase(path.join(REPO, '.cache', 'bench'), seed, dims);
+  if (!hasBenchPhantom(base)) await writeBenchPhantom(base, seed, dims);
+  return readBenchPhantom(base, seed).image;
 }
 
 async function installDawn(): Promise<void> {
@@ -80,15 +76,13 @@ async function installDawn(): Promise<void> {
   Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]), hardwareConcurrency: os.cpus().length }, configurable: true });
 }
 
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
-
 async function main(): Promise<void> {
   const manifestPath = path.join(opt.model, 'manifest.json');
   const manifest = validateManifest(JSON.parse(readFileSync(manifestPath, 'utf8')), manifestPath);
   const onnx = readFileSync(path.join(opt.model, manifest.onnx ?? 'model.onnx'));
   const out: Record<string, unknown> = { ep: opt.ep, model: `${manifest.name} ${manifest.version}`, dims, seed: Number(opt.seed), host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model } };
 
-  let session: ModelSession & { maxBufferBytes?: number };
+  let session: ModelSession & { maxBufferBytes?: number; fallbackReason?: string };
   if (opt.ep === 'webgpu') {
     await installDawn();
     const web = await import('../src/inference/ort-web');
@@ -123,7 +117,7 @@ async function main(): Promise<void> {
     out.createMs = Math.round(performance.now() - t);
   }
 
-  const image = loadPhantom();
+  const image = await loadPhantom();
   const results: Record<string, unknown>[] = [];
   let mask: Uint8Array | undefined;
   for (let r = 0; r < runs; r++) {
@@ -152,10 +146,10 @@ async function main(): Promise<void> {
       tile_ms_median: Math.round(median(tiles) * 10) / 10,
       tile_ms_first: Math.round(tiles[0]),
       volume_ml: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v.volume_ml * 100) / 100])),
+      // the backend after the run: a WebGPU failure re-runs tiles on WASM (ort-web.ts), which must not pass as WebGPU
+      backend: session.backend,
+      ...(session.fallbackReason ? { fallbackReason: session.fallbackReason } : {}),
     };
-    const backendNow = (session as { backend?: string }).backend;
-    const fallback = (session as { fallbackReason?: string }).fallbackReason;
-    Object.assign(row, { backend: backendNow, ...(fallback ? { fallbackReason: fallback } : {}) });
     results.push(row);
     console.error(JSON.stringify(row));
     mask = res.mask.data as Uint8Array;

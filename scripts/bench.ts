@@ -38,13 +38,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Vec3, VolumeGeometry } from '../src/core/geometry';
+import type { Vec3 } from '../src/core/geometry';
 import type { Volume } from '../src/core/volume';
 import { measureAll } from '../src/measure';
 import type { ModelManifest } from '../src/pipeline/manifest';
 import { segment, STAGES, type Stage } from '../src/pipeline/run';
 import { tinyManifest } from '../src/pipeline/synthetic';
 import type { BrowserWasmResult } from './bench-browser';
+import { benchPhantomBase, hasBenchPhantom, median, readBenchPhantom, writeBenchPhantom } from './bench-common';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = path.join(REPO, '.cache', 'bench');
@@ -75,21 +76,11 @@ const runs = Number(opt.runs);
 const browserTimeoutS = Number(opt['browser-timeout']);
 for (const [name, v] of [['--threads', threads], ['--runs', runs], ['--browser-timeout', browserTimeoutS]] as const)
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be an integer >= 1, got ${v}`);
-const base = path.join(CACHE, `phantom-seed${seed}-${dims.join('x')}`);
-
-async function generate(): Promise<void> {
-  const { generatePhantom } = await import('../src/core/phantom');
-  const t = performance.now();
-  const r = generatePhantom({ seed, dims });
-  mkdirSync(CACHE, { recursive: true });
-  writeFileSync(`${base}.i16`, new Uint8Array(r.image.data.buffer, r.image.data.byteOffset, r.image.data.byteLength));
-  writeFileSync(`${base}.json`, JSON.stringify({ geometry: r.image.geometry, generate_ms: Math.round(performance.now() - t) }));
-}
+const base = benchPhantomBase(CACHE, seed, dims);
 
 function loadPhantom(): { image: Volume<Int16Array>; generateMs: number; cached: boolean } {
-  let cached = true;
-  if (!existsSync(`${base}.json`)) {
-    cached = false;
+  const cached = hasBenchPhantom(base);
+  if (!cached) {
     console.error(`generating the ${dims.join('x')} phantom (seed ${seed}) in a child process; cached in ${CACHE} ...`);
     const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--generate', '--dims', opt.dims, '--seed', String(seed)], {
       cwd: REPO,
@@ -97,10 +88,7 @@ function loadPhantom(): { image: Volume<Int16Array>; generateMs: number; cached:
     });
     if (r.status !== 0) throw new Error(`phantom generation failed (exit ${r.status})`);
   }
-  const meta = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as { geometry: VolumeGeometry; generate_ms: number };
-  const buf = readFileSync(`${base}.i16`);
-  const data = new Int16Array(buf.buffer, buf.byteOffset, buf.byteLength / 2);
-  return { image: { geometry: meta.geometry, data, units: 'HU', meta: { source: `phantom seed ${seed}` } }, generateMs: meta.generate_ms, cached };
+  return { ...readBenchPhantom(base, seed), cached };
 }
 
 /** The model package to run: --model, the first in models/, or the tiny fixture packaged in a temp folder. */
@@ -176,13 +164,8 @@ function runTorch(patchDHW: Vec3, arch: { channels?: number[]; classes: number }
   });
 }
 
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 async function main(): Promise<void> {
-  if (opt.generate) return generate();
+  if (opt.generate) return writeBenchPhantom(base, seed, dims);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'psoasview-bench-'));
   try {
     const { image, generateMs, cached } = loadPhantom();

