@@ -107,7 +107,7 @@ export const VALIDATION_CASES: EvalCase[] = [
 ];
 
 /** Manifest overrides to compare on the same phantoms (undefined = the package as it is). */
-export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3 } | undefined;
+export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3; gridShifts?: Vec3[] } | undefined;
 
 export async function evaluateCases(
   cases: EvalCase[],
@@ -138,11 +138,12 @@ export async function evaluateCases(
                 ...base.sliding_window,
                 ...(pp.overlap !== undefined ? { overlap: pp.overlap } : {}),
                 ...(pp.mirror !== undefined ? { mirror_lr: pp.mirror } : {}),
+                ...(pp.gridShifts !== undefined ? { grid_shifts: pp.gridShifts } : {}),
               },
             }
           : base;
         t = performance.now();
-        const ov = `${manifest.sliding_window.overlap}/${manifest.sliding_window.mirror_lr ?? false}/${manifest.input.patch_size.join('x')}`;
+        const ov = `${manifest.sliding_window.overlap}/${manifest.sliding_window.mirror_lr ?? false}/${manifest.input.patch_size.join('x')}/${JSON.stringify(manifest.sliding_window.grid_shifts ?? [])}`;
         const cached = tileCache.get(ov);
         const record: Float32Array[] = [];
         let next = 0;
@@ -309,7 +310,8 @@ async function main(): Promise<void> {
   // hu_refine and foreground_threshold, with hu_refine LO,HI,P, with another sliding-window overlap, with a
   // foreground threshold, with(out) left–right mirror averaging ('mirror', 'nomirror'), without the per-label largest
   // connected component ('nolc'), keeping pieces within MM of the largest ('gap=MM'), with another inference tile
-  // size in model-grid voxels x,y,z ('ps=96,96,48'; the network is fully convolutional), or several ('/'-joined)
+  // size in model-grid voxels x,y,z ('ps=96,96,48'; the network is fully convolutional), with model-grid placements
+  // for translation test-time augmentation ('gs=0,0,0:0.5,0.5,0.5', model voxels), or several ('/'-joined)
   const variants: PostprocessVariant[] = (values.variants ?? 'pkg').split(';').map((v) => {
     if (v === 'pkg') return undefined;
     const out: NonNullable<PostprocessVariant> = {};
@@ -321,6 +323,12 @@ async function main(): Promise<void> {
         if (ps.length !== 3 || !ps.every((x) => Number.isInteger(x) && x > 0))
           throw new Error(`--variants: ${part} must give the tile size as three positive integers x,y,z (model-grid voxels)`);
         out.patch = ps as Vec3;
+      }
+      else if (part.startsWith('gs=')) {
+        const gs = part.slice(3).split(':').map((t) => t.split(',').map(Number));
+        if (!gs.every((v) => v.length === 3 && v.every((x) => Number.isFinite(x) && x > -1 && x < 1)))
+          throw new Error(`--variants: ${part} must list placements x,y,z (model voxels, each in (-1, 1)) joined by ':'`);
+        out.gridShifts = gs as Vec3[];
       }
       else if (part === 'mirror' || part === 'nomirror') out.mirror = part === 'mirror';
       else if (part === 'nolc') out.postprocess = { ...out.postprocess, largest_component: false };

@@ -74,6 +74,9 @@ describe('validateManifest', () => {
     ['overlap 1', (m) => (m.sliding_window.overlap = 1), /overlap must be in \[0, 1\)/],
     ['blending', (m) => (m.sliding_window.blending = 'median'), /blending/],
     ['mirror_lr not a boolean', (m) => (m.sliding_window.mirror_lr = 'yes'), /sliding_window\.mirror_lr must be true or false/],
+    ['grid_shifts empty', (m) => (m.sliding_window.grid_shifts = []), /sliding_window\.grid_shifts must be a list of 1 to 8 offsets/],
+    ['grid_shifts of two numbers', (m) => (m.sliding_window.grid_shifts = [[0, 0, 0], [0.5, 0.5]]), /grid_shifts\[1\] must be \[x, y, z\]/],
+    ['grid_shifts of a whole voxel', (m) => (m.sliding_window.grid_shifts = [[1, 0, 0]]), /grid_shifts\[0\] must be \[x, y, z\] with each in \(-1, 1\)/],
   ];
   it.each(bad)('rejects %s with BAD_MODEL naming the file and field', (_name, edit, re) => {
     const err = errorOf(edited(edit));

@@ -82,6 +82,14 @@ export interface ManifestSlidingWindow {
    * *_right outputs swapped back, and the two are averaged. Twice the network runs.
    */
   mirror_lr?: boolean;
+  /**
+   * Sub-voxel translation test-time augmentation: the model grid is placed at each of these offsets (fractions of a
+   * model voxel along the model grid's x, y, z; each in (-1, 1)), resampled, run, and the class scores of all
+   * placements are averaged on the SOURCE grid in map back. One network pass over the volume per placement.
+   * Absent = one placement at [0, 0, 0]. Why: the 2 × 2 × 3 mm grid quantises the muscle's surface; placements
+   * half a voxel apart sample it at different phases, and their average locates it between grid points.
+   */
+  grid_shifts?: [number, number, number][];
 }
 
 export interface ModelManifest {
@@ -224,6 +232,14 @@ export function validateManifest(json: unknown, source = 'manifest.json'): Model
     fail('sliding_window.blending', "must be 'gaussian' or 'constant'", sw.blending);
   num(sw.sigma_scale, 'sliding_window.sigma_scale', (x) => x > 0 && x <= 1, 'in (0, 1]');
   if (sw.mirror_lr !== undefined && typeof sw.mirror_lr !== 'boolean') fail('sliding_window.mirror_lr', 'must be true or false', sw.mirror_lr);
+  if (sw.grid_shifts !== undefined) {
+    const gs = sw.grid_shifts;
+    if (!Array.isArray(gs) || gs.length === 0 || gs.length > 8)
+      fail('sliding_window.grid_shifts', 'must be a list of 1 to 8 offsets [x, y, z] (model voxels)', gs);
+    for (const [i, v] of (gs as unknown[]).entries())
+      if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x > -1 && x < 1))
+        fail(`sliding_window.grid_shifts[${i}]`, 'must be [x, y, z] with each in (-1, 1) model voxels', v);
+  }
 
   return { ...(root as object), name, version } as ModelManifest;
 }

@@ -10,6 +10,7 @@ import {
   resampleTrilinear,
   resampleTrilinearSlabs,
   roundHalfEven,
+  shiftGeometry,
 } from './resample';
 
 const rot = (deg: number): Mat3 => {
@@ -201,6 +202,25 @@ describe('resampleTrilinear', () => {
     const ac = new AbortController();
     ac.abort();
     expect(() => resampleTrilinear({ geometry: src, data: new Float32Array(40 * 36 * 24) }, src, { signal: ac.signal })).toThrow();
+  });
+});
+
+describe('shiftGeometry', () => {
+  it.each([0, 17, 90])('moves the grid by a fraction of a voxel along its own axes (rotated %d° about z)', (deg) => {
+    const g: VolumeGeometry = { dimensions: [7, 5, 3], spacing: [2, 2.5, 3], origin: [10, -4, 7], direction: rot(deg) };
+    const s: Vec3 = [0.5, -0.25, 0.5];
+    const h = shiftGeometry(g, s);
+    expect(h.dimensions).toEqual(g.dimensions);
+    expect(h.spacing).toEqual(g.spacing);
+    expect(h.direction).toEqual(g.direction);
+    for (const idx of [[0, 0, 0], [6, 4, 2], [3, 1, 2]] as Vec3[]) {
+      const a = indexToWorld(h, idx);
+      const b = indexToWorld(g, [idx[0] + s[0], idx[1] + s[1], idx[2] + s[2]]);
+      for (let c = 0; c < 3; c++) expect(a[c]).toBeCloseTo(b[c], 10);
+    }
+    // and back
+    const back = shiftGeometry(h, [-s[0], -s[1], -s[2]]);
+    for (let c = 0; c < 3; c++) expect(back.origin[c]).toBeCloseTo(g.origin[c], 10);
   });
 });
 

@@ -57,6 +57,19 @@ export function geometryForSpacing(
 }
 
 /**
+ * `g` translated by `shift` voxels along its own axes (i, j, k; fractions allowed): same dimensions, spacing and
+ * direction, origin moved by D·(shift ⊙ spacing) mm in LPS.
+ */
+export function shiftGeometry(g: VolumeGeometry, shift: Vec3): VolumeGeometry {
+  return {
+    dimensions: [...g.dimensions] as Vec3,
+    spacing: [...g.spacing] as Vec3,
+    origin: indexToWorld(g, shift),
+    direction: [...g.direction] as VolumeGeometry['direction'],
+  };
+}
+
+/**
  * Round half to even, like Python's round(): training/train.py sizes the model grid with
  * round(n * spacing / target), so 22.5 must give 22 here too (Math.round gives 23).
  */

@@ -22,7 +22,7 @@ import { normaliseValue, clipNormalise } from './intensity';
 import { largestTensorBytesPerVoxel, type ManifestPostprocess, type ModelManifest } from './manifest';
 import { refineByHu, thresholdForeground } from './hu-refine';
 import { argmax, boundingBox, keepMainComponents, postprocessLabels, type Connectivity, type PostprocessReport } from './postprocess';
-import { cropGeometry, geometryForSpacing, resampleTrilinear, resampleTrilinearSlabs } from './resample';
+import { cropGeometry, geometryForSpacing, resampleTrilinear, resampleTrilinearSlabs, shiftGeometry } from './resample';
 import { applyReorient, isIdentityReorient, reorientTransform } from './reorient';
 import { slidingWindowInference, type PredictTile } from './sliding-window';
 import { mirrorPlan, runsPerTile, withMirror } from './mirror';
@@ -215,15 +215,16 @@ export async function segment(
   let stage: Stage = 'reorient';
   let ts = performance.now();
   const progress = (fraction: number) => opts.onProgress?.({ stage, fraction });
-  const begin = (s: Stage) => {
+  // `from`/`to`: the stage's fraction at its start and end (inference runs once per grid placement, each a share).
+  const begin = (s: Stage, from = 0) => {
     opts.signal?.throwIfAborted();
     stage = s;
     ts = performance.now();
-    progress(0);
+    progress(from);
   };
-  const end = () => {
+  const end = (to = 1) => {
     timings[stage] += performance.now() - ts;
-    progress(1);
+    progress(to);
   };
 
   // 1. Reorient (exact). When step 2 resamples anyway, the permutation is folded into it: trilinear
@@ -252,33 +253,13 @@ export async function segment(
   });
   end();
 
-  // 2. Resample to the model spacing (trilinear). 'exact-extent' = PyTorch interpolate(align_corners=False) as in training.
-  begin('resample');
-  let modelInput: Float32Array | undefined = needResample
-    ? resampleTrilinear({ geometry: src, data: image.data }, modelGrid, { signal: opts.signal })
-    : Float32Array.from(reData ?? image.data);
-  steps.push({
-    step: 'resample',
-    summary: needResample ? `trilinear ${fmtGeom(reGeom)} → ${fmtGeom(modelGrid)}` : `already at ${fmtGeom(modelGrid)}`,
-    from: reGeom,
-    to: modelGrid,
-    inverse: 'class scores resampled trilinearly from the model grid to the source grid (map back)',
-  });
-  end();
-
-  // 3. Clip + normalise (in place).
-  begin('normalise');
-  const intensity = manifest.input.intensity;
-  clipNormalise(modelInput, intensity, modelInput);
-  steps.push({
-    step: 'normalise',
-    summary: `clip [${intensity.clip.join(', ')}] HU, ${intensity.normalise === 'minmax' ? 'min-max to [0, 1]' : `(x - ${intensity.normalise.mean}) / ${intensity.normalise.std}`}`,
-  });
-  end();
-
-  // 4. Sliding-window inference.
-  begin('inference');
+  // 2–4 run once per placement of the model grid (sliding_window.grid_shifts: sub-voxel translation test-time
+  // augmentation; one placement at [0, 0, 0] by default). Each placement keeps its class scores on its own model
+  // grid (coarse, C floats per model voxel) until map back averages them on the source grid.
   const sw = manifest.sliding_window;
+  const shifts: Vec3[] = sw.grid_shifts?.length ? sw.grid_shifts.map((v) => [...v] as Vec3) : [[0, 0, 0]];
+  const placements: { grid: VolumeGeometry; scores: Float32Array; shift: Vec3 }[] = [];
+  const intensity = manifest.input.intensity;
   let tiles = 0;
   let tileSize: Vec3 = manifest.input.patch_size;
   const net: PredictTile = sw.mirror_lr ? withMirror(predictTile, mirrorPlan(manifest)) : predictTile;
@@ -286,60 +267,108 @@ export async function segment(
     tileSize = size;
     return net(tile, size, signal);
   };
-  // Only the body's bounding box is tiled: voxels of <= BODY_HU (air around the patient) clip to the model's lowest
-  // input value, which is also the sliding window's pad value, so the network sees the same numbers either way;
-  // outside the box the scores are "background, p = 1". Saves a third to half of the tiles on a typical CT.
-  const body = bodyBox(modelInput, modelGrid.dimensions, normaliseValue(Math.max(BODY_HU, intensity.clip[0]), intensity));
-  const md = modelGrid.dimensions;
-  const cropped = opts.cropToBody !== false && body && body.hi.some((h, a) => h - body.lo[a] < md[a]);
-  const swDims: Vec3 = cropped ? [body.hi[0] - body.lo[0], body.hi[1] - body.lo[1], body.hi[2] - body.lo[2]] : md;
-  const swInput = cropped ? extractBox(modelInput, md, body.lo, swDims) : modelInput;
-  const swScores = await slidingWindowInference(swInput, swDims, {
-    patchSize: manifest.input.patch_size,
-    overlap: sw.overlap,
-    blending: sw.blending,
-    sigmaScale: sw.sigma_scale,
-    outChannels: C,
-    predict,
-    padValue: normaliseValue(intensity.clip[0], intensity),
-    maxTileVoxels:
-      opts.maxTileVoxels ?? (opts.maxBufferBytes ? Math.floor(opts.maxBufferBytes / largestTensorBytesPerVoxel(manifest)) : undefined),
-    sizeMultiple: manifest.input.size_multiple,
-    signal: opts.signal,
-    onProgress: (done, total) => {
-      tiles = total;
-      progress(done / total);
-    },
-  });
-  const scores = cropped ? embedScores(swScores, swDims, body.lo, md, C) : swScores;
-  // The normalised input is not needed any more: drop the async frame's reference so it can be collected
-  // before map back (a local of an async function stays alive until the function returns).
-  // eslint-disable-next-line no-useless-assignment
-  modelInput = undefined;
-  steps.push({
-    step: 'inference',
-    summary:
-      `${tiles} tile(s) of ${tileSize.join('x')}, overlap ${sw.overlap}, ${sw.blending} blending` +
-      (runsPerTile(sw) === 2 ? ', each also mirrored left–right (2 runs per tile)' : '') +
-      (cropped ? `, over the body box ${body.lo.join(',')}..${body.hi.join(',')} (HU > ${Math.max(BODY_HU, intensity.clip[0])}) of ${md.join('x')}` : ''),
-    bodyBox: cropped ? body : undefined,
-    tiles,
-    tileSize,
-  });
-  end();
+  for (const [p, shift] of shifts.entries()) {
+    const shifted = shift.some((x) => x !== 0);
+    const grid = shifted ? shiftGeometry(modelGrid, shift) : modelGrid;
+    const which = shifts.length > 1 ? ` [placement ${p + 1}/${shifts.length}, shifted ${shift.join(',')} model voxels]` : '';
+    const resampleHere = needResample || shifted;
 
-  // 5. Argmax on the model grid → foreground box (after keeping each label's largest component, so a stray
-  //    false positive far away does not blow up the box).
-  begin('argmax');
-  const nModel = voxelCount(modelGrid);
-  const modelLabels = argmax(scores, C, nModel);
-  const conn = opts.connectivity ?? 26;
-  if (manifest.postprocess.largest_component) {
-    const gap = componentGapVoxels(manifest.postprocess, modelGrid.spacing);
-    for (let c = 1; c < C; c++) keepMainComponents(modelLabels, modelGrid.dimensions, c, gap, conn);
+    // 2. Resample to the model spacing (trilinear). 'exact-extent' = PyTorch interpolate(align_corners=False) as in training.
+    begin('resample');
+    let modelInput: Float32Array | undefined = resampleHere
+      ? resampleTrilinear({ geometry: src, data: image.data }, grid, { signal: opts.signal })
+      : Float32Array.from(reData ?? image.data);
+    steps.push({
+      step: 'resample',
+      summary: (resampleHere ? `trilinear ${fmtGeom(reGeom)} → ${fmtGeom(grid)}` : `already at ${fmtGeom(grid)}`) + which,
+      from: reGeom,
+      to: grid,
+      inverse: 'class scores resampled trilinearly from the model grid to the source grid (map back)',
+    });
+    end();
+
+    // 3. Clip + normalise (in place).
+    begin('normalise');
+    clipNormalise(modelInput, intensity, modelInput);
+    steps.push({
+      step: 'normalise',
+      summary: `clip [${intensity.clip.join(', ')}] HU, ${intensity.normalise === 'minmax' ? 'min-max to [0, 1]' : `(x - ${intensity.normalise.mean}) / ${intensity.normalise.std}`}` + which,
+    });
+    end();
+
+    // 4. Sliding-window inference.
+    begin('inference', p / shifts.length);
+    // Only the body's bounding box is tiled: voxels of <= BODY_HU (air around the patient) clip to the model's lowest
+    // input value, which is also the sliding window's pad value, so the network sees the same numbers either way;
+    // outside the box the scores are "background, p = 1". Saves a third to half of the tiles on a typical CT.
+    const body = bodyBox(modelInput, grid.dimensions, normaliseValue(Math.max(BODY_HU, intensity.clip[0]), intensity));
+    const md = grid.dimensions;
+    const cropped = opts.cropToBody !== false && body && body.hi.some((h, a) => h - body.lo[a] < md[a]);
+    const swDims: Vec3 = cropped ? [body.hi[0] - body.lo[0], body.hi[1] - body.lo[1], body.hi[2] - body.lo[2]] : md;
+    const swInput = cropped ? extractBox(modelInput, md, body.lo, swDims) : modelInput;
+    const swScores = await slidingWindowInference(swInput, swDims, {
+      patchSize: manifest.input.patch_size,
+      overlap: sw.overlap,
+      blending: sw.blending,
+      sigmaScale: sw.sigma_scale,
+      outChannels: C,
+      predict,
+      padValue: normaliseValue(intensity.clip[0], intensity),
+      maxTileVoxels:
+        opts.maxTileVoxels ?? (opts.maxBufferBytes ? Math.floor(opts.maxBufferBytes / largestTensorBytesPerVoxel(manifest)) : undefined),
+      sizeMultiple: manifest.input.size_multiple,
+      signal: opts.signal,
+      onProgress: (done, total) => {
+        tiles = total;
+        progress((p + done / total) / shifts.length);
+      },
+    });
+    placements.push({ grid, shift, scores: cropped ? embedScores(swScores, swDims, body.lo, md, C) : swScores });
+    // The normalised input is not needed any more: drop the async frame's reference so it can be collected
+    // before the next placement and map back (a local of an async function stays alive until the function returns).
+    // eslint-disable-next-line no-useless-assignment
+    modelInput = undefined;
+    steps.push({
+      step: 'inference',
+      summary:
+        `${tiles} tile(s) of ${tileSize.join('x')}, overlap ${sw.overlap}, ${sw.blending} blending` +
+        (runsPerTile(sw) === 2 ? ', each also mirrored left–right (2 runs per tile)' : '') +
+        (cropped ? `, over the body box ${body.lo.join(',')}..${body.hi.join(',')} (HU > ${Math.max(BODY_HU, intensity.clip[0])}) of ${md.join('x')}` : '') +
+        which,
+      bodyBox: cropped ? body : undefined,
+      tiles,
+      tileSize,
+    });
+    end((p + 1) / shifts.length);
   }
-  const box = boundingBox(modelLabels, modelGrid.dimensions);
-  steps.push({ step: 'argmax', summary: box ? `foreground box ${box.lo.join(',')}..${box.hi.join(',')} (model grid)` : 'no foreground', box });
+
+  // 5. Argmax on each model grid → foreground box (after keeping each label's largest component, so a stray
+  //    false positive far away does not blow up the box); with several placements, the union of their boxes on
+  //    the source grid.
+  begin('argmax');
+  const conn = opts.connectivity ?? 26;
+  const marginMm = opts.marginMm ?? 2 * Math.max(...manifest.input.target_spacing_mm);
+  let srcBox: { lo: Vec3; hi: Vec3 } | null = null;
+  const boxes: string[] = [];
+  for (const pl of placements) {
+    const modelLabels = argmax(pl.scores, C, voxelCount(pl.grid));
+    if (manifest.postprocess.largest_component) {
+      const gap = componentGapVoxels(manifest.postprocess, pl.grid.spacing);
+      for (let c = 1; c < C; c++) keepMainComponents(modelLabels, pl.grid.dimensions, c, gap, conn);
+    }
+    const box = boundingBox(modelLabels, pl.grid.dimensions);
+    boxes.push(box ? `${box.lo.join(',')}..${box.hi.join(',')}` : 'none');
+    const b = box ? mapBoxToGrid(pl.grid, box.lo, box.hi, src, marginMm) : null;
+    if (b)
+      srcBox = srcBox
+        ? { lo: srcBox.lo.map((x, a) => Math.min(x, b.lo[a])) as Vec3, hi: srcBox.hi.map((x, a) => Math.max(x, b.hi[a])) as Vec3 }
+        : b;
+  }
+  steps.push({
+    step: 'argmax',
+    summary: srcBox ? `foreground box ${boxes.join(' | ')} (model grid${placements.length > 1 ? 's' : ''})` : 'no foreground',
+    box: srcBox ? boxes : undefined,
+  });
   end();
 
   const mask = new Uint8Array(nSrc);
@@ -354,8 +383,6 @@ export async function segment(
       warnings: [...(image.meta.warnings ?? [])],
     },
   };
-  const marginMm = opts.marginMm ?? 2 * Math.max(...manifest.input.target_spacing_mm);
-  const srcBox = box ? mapBoxToGrid(modelGrid, box.lo, box.hi, src, marginMm) : null;
   let reports: PostprocessReport[] = [];
   if (!srcBox) {
     steps.push({ step: 'mapBack', summary: 'no foreground: empty mask' });
@@ -371,11 +398,22 @@ export async function segment(
     const fgThreshold = manifest.postprocess.foreground_threshold;
     const refined = { removed: 0, added: 0 };
     let thresholded = 0;
+    const [first, ...others] = placements;
     resampleTrilinearSlabs(
-      { geometry: modelGrid, data: scores, channels: C },
+      { geometry: first.grid, data: first.scores, channels: C },
       crop,
       (k0, k1, values) => {
         const slabN = plane * (k1 - k0);
+        if (others.length > 0) {
+          // Average of all placements' scores at these source voxels (the same slab of the crop from each grid).
+          const slab = cropGeometry(crop, [0, 0, k0], [cx, cy, k1]);
+          for (const pl of others) {
+            const v = resampleTrilinear({ geometry: pl.grid, data: pl.scores, channels: C }, slab);
+            for (let q = 0; q < v.length; q++) values[q] += v[q];
+          }
+          const w = 1 / placements.length;
+          for (let q = 0; q < values.length; q++) values[q] *= w;
+        }
         const slabLabels = cropLabels.subarray(k0 * plane, k1 * plane);
         argmax(values, C, slabN, slabLabels);
         if (fgThreshold !== undefined) thresholded += thresholdForeground(values, slabN, slabLabels, fgThreshold);
@@ -397,14 +435,14 @@ export async function segment(
     for (let v = 0; v < cropLabels.length; v++) cropLabels[v] = lut[cropLabels[v]];
     steps.push({
       step: 'mapBack',
-      summary: `class scores trilinear → source grid box ${srcBox.lo.join(',')}..${srcBox.hi.join(',')} (${cx}x${cy}x${cz} of ${src.dimensions.join('x')}), argmax` +
+      summary: `class scores trilinear${placements.length > 1 ? ` (mean of ${placements.length} placements)` : ''} → source grid box ${srcBox.lo.join(',')}..${srcBox.hi.join(',')} (${cx}x${cy}x${cz} of ${src.dimensions.join('x')}), argmax` +
         (fgThreshold !== undefined ? `; foreground p >= ${fgThreshold}: -${thresholded}` : '') +
         (huRefine
           ? `; HU window [${huRefine.window.join(', ')}] refinement: -${refined.removed} outside, +${refined.added} inside with p >= ${huRefine.min_probability}`
           : ''),
       huRefine: huRefine ? { ...huRefine, ...refined } : undefined,
       foregroundThreshold: fgThreshold !== undefined ? { threshold: fgThreshold, removed: thresholded } : undefined,
-      from: modelGrid,
+      from: first.grid,
       to: crop,
       box: srcBox,
     });
