@@ -107,7 +107,7 @@ export const VALIDATION_CASES: EvalCase[] = [
 ];
 
 /** Manifest overrides to compare on the same phantoms (undefined = the package as it is). */
-export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3; gridShifts?: Vec3[] } | undefined;
+export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3; gridShifts?: Vec3[]; align?: boolean } | undefined;
 
 export async function evaluateCases(
   cases: EvalCase[],
@@ -132,7 +132,11 @@ export async function evaluateCases(
         const manifest: ModelManifest = pp
           ? {
               ...base,
-              input: pp.patch ? { ...base.input, patch_size: pp.patch } : base.input,
+              input: {
+                ...base.input,
+                ...(pp.patch ? { patch_size: pp.patch } : {}),
+                ...(pp.align !== undefined ? { align_to_patient_axes: pp.align } : {}),
+              },
               postprocess: { ...base.postprocess, ...pp.postprocess },
               sliding_window: {
                 ...base.sliding_window,
@@ -143,7 +147,7 @@ export async function evaluateCases(
             }
           : base;
         t = performance.now();
-        const ov = `${manifest.sliding_window.overlap}/${manifest.sliding_window.mirror_lr ?? false}/${manifest.input.patch_size.join('x')}/${JSON.stringify(manifest.sliding_window.grid_shifts ?? [])}`;
+        const ov = `${manifest.input.align_to_patient_axes ?? false}/${manifest.sliding_window.overlap}/${manifest.sliding_window.mirror_lr ?? false}/${manifest.input.patch_size.join('x')}/${JSON.stringify(manifest.sliding_window.grid_shifts ?? [])}`;
         const cached = tileCache.get(ov);
         const record: Float32Array[] = [];
         let next = 0;
@@ -311,7 +315,8 @@ async function main(): Promise<void> {
   // foreground threshold, with(out) left–right mirror averaging ('mirror', 'nomirror'), without the per-label largest
   // connected component ('nolc'), keeping pieces within MM of the largest ('gap=MM'), with another inference tile
   // size in model-grid voxels x,y,z ('ps=96,96,48'; the network is fully convolutional), with model-grid placements
-  // for translation test-time augmentation ('gs=0,0,0:0.5,0.5,0.5', model voxels), or several ('/'-joined)
+  // for translation test-time augmentation ('gs=0,0,0:0.5,0.5,0.5', model voxels), with(out) an oblique series
+  // resampled onto a model grid along the patient axes ('align', 'noalign'), or several ('/'-joined)
   const variants: PostprocessVariant[] = (values.variants ?? 'pkg').split(';').map((v) => {
     if (v === 'pkg') return undefined;
     const out: NonNullable<PostprocessVariant> = {};
@@ -331,6 +336,7 @@ async function main(): Promise<void> {
         out.gridShifts = gs as Vec3[];
       }
       else if (part === 'mirror' || part === 'nomirror') out.mirror = part === 'mirror';
+      else if (part === 'align' || part === 'noalign') out.align = part === 'align';
       else if (part === 'nolc') out.postprocess = { ...out.postprocess, largest_component: false };
       else if (part.startsWith('gap=')) out.postprocess = { ...out.postprocess, component_gap_mm: Number(part.slice(4)) };
       else if (part.startsWith('t=')) out.postprocess = { ...out.postprocess, foreground_threshold: Number(part.slice(2)) };

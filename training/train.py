@@ -423,7 +423,7 @@ def export(args, model, dev, steps_done, train_s, history, commands):
                       dynamic_axes={'image': {2: 'D', 3: 'H', 4: 'W'}, 'probabilities': {2: 'D', 3: 'H', 4: 'W'}})
     sha = hashlib.sha256(open(onnx_path, 'rb').read()).hexdigest()
     lo, hi = CLIP
-    # A warm restart (--init) keeps its package's post-processing and sliding-window settings (chosen on the
+    # A warm restart (--init) keeps its package's post-processing, sliding-window and align_to_patient_axes settings (chosen on the
     # validation set, e.g. hu_refine): the new weights are compared with the old package under the same settings.
     inherited = json.load(open(os.path.join(args.init, 'manifest.json'))) if args.init else {}
     cmd = [a for a in sys.argv[1:] if a not in ('--resume', '--export-only')]
@@ -436,6 +436,8 @@ def export(args, model, dev, steps_done, train_s, history, commands):
             'name': 'image', 'channels': 1, 'dtype': 'float32', 'layout': 'NCDHW (D=k, H=j, W=i of the model grid)',
             'patch_size': [args.patch[2], args.patch[1], args.patch[0]], 'size_multiple': 2 ** (len(args.channels) - 1),
             'target_spacing_mm': args.spacing, 'orientation': 'LPS',
+            **({'align_to_patient_axes': inherited['input']['align_to_patient_axes']}
+               if 'align_to_patient_axes' in inherited.get('input', {}) else {}),
             'intensity': {'clip': [lo, hi], 'normalise': {'mean': (lo + hi) / 2, 'std': (hi - lo) / 2}},
         },
         'output': {'name': 'probabilities', 'channels': 3, 'activation': 'softmax',

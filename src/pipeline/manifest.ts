@@ -32,6 +32,13 @@ export interface ManifestInput {
   target_spacing_mm: Vec3;
   /** Three letters, one per axis i, j, k: the patient direction each axis points towards (e.g. 'LPS', 'RAS'). */
   orientation: string;
+  /**
+   * Oblique series (an axis tilted ≥ OBLIQUE_MIN_DEG from the patient axes, e.g. gantry tilt): true = resample onto a
+   * model grid along the patient axes (resample.ts patientAlignedGeometry; the network sees the body upright, as in
+   * axial training data); false or absent = the model grid keeps the series' tilt. Series that are not oblique are
+   * resampled the same way either way.
+   */
+  align_to_patient_axes?: boolean;
   intensity: {
     /** HU window [lo, hi] applied before normalisation. */
     clip: [number, number];
@@ -183,6 +190,8 @@ export function validateManifest(json: unknown, source = 'manifest.json'): Model
   if (!isOrientationCode(input.orientation))
     fail('input.orientation', "must be 3 letters, one of R/L, A/P, I/S each (e.g. 'LPS' or 'RAS')", input.orientation);
   input.orientation = (input.orientation as string).toUpperCase();
+  if (input.align_to_patient_axes !== undefined && typeof input.align_to_patient_axes !== 'boolean')
+    fail('input.align_to_patient_axes', 'must be true or false', input.align_to_patient_axes);
   const intensity = obj(input.intensity, 'input.intensity');
   const clip = intensity.clip;
   if (!Array.isArray(clip) || clip.length !== 2) fail('input.intensity.clip', 'must be [lo, hi] in HU', clip);

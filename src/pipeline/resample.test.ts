@@ -6,6 +6,8 @@ import { applyReorient, reorientTransform } from './reorient';
 import {
   cropGeometry,
   geometryForSpacing,
+  obliqueAngleDeg,
+  patientAlignedGeometry,
   resampleNearest,
   resampleTrilinear,
   resampleTrilinearSlabs,
@@ -202,6 +204,89 @@ describe('resampleTrilinear', () => {
     const ac = new AbortController();
     ac.abort();
     expect(() => resampleTrilinear({ geometry: src, data: new Float32Array(40 * 36 * 24) }, src, { signal: ac.signal })).toThrow();
+  });
+});
+
+/** Rotation by `deg` about the unit vector along `axis` (Rodrigues), column-major. */
+function rotAbout(axis: Vec3, deg: number): Mat3 {
+  const n = Math.hypot(...axis);
+  const [x, y, z] = axis.map((v) => v / n);
+  const c = Math.cos((deg * Math.PI) / 180), s = Math.sin((deg * Math.PI) / 180), t = 1 - c;
+  // rows of R; stored column-major below
+  const R = [
+    [t * x * x + c, t * x * y - s * z, t * x * z + s * y],
+    [t * x * y + s * z, t * y * y + c, t * y * z - s * x],
+    [t * x * z - s * y, t * y * z + s * x, t * z * z + c],
+  ];
+  return [R[0][0], R[1][0], R[2][0], R[0][1], R[1][1], R[2][1], R[0][2], R[1][2], R[2][2]];
+}
+
+describe('obliqueAngleDeg / patientAlignedGeometry', () => {
+  it.each([
+    ['axial', rot(0), 0],
+    ['rotated 90° about z (a permutation)', rot(90), 0],
+    ['feet-first, flipped rows', [1, 0, 0, 0, -1, 0, 0, 0, -1] as Mat3, 0],
+    ['rotated 16° about z', rot(16), 16],
+    // the phantom generator's oblique grid: 16° about n = (1, 0.5, 0.25)/|.|; the axis tilted most is k:
+    // cos = n_z² + (1 - n_z²) cos 16° with n_z² = 0.0625 / 1.3125, i.e. 15.61°
+    ['16° about (1, 0.5, 0.25)', rotAbout([1, 0.5, 0.25], 16), 15.61],
+  ])('tilt of %s', (_n, dir, deg) => {
+    expect(obliqueAngleDeg({ dimensions: [2, 2, 2], spacing: [1, 1, 1], origin: [0, 0, 0], direction: dir })).toBeCloseTo(deg, 1);
+  });
+
+  it.each([
+    ['rotated 30° about z', rot(30)],
+    ['16° about (1, 0.5, 0.25)', rotAbout([1, 0.5, 0.25], 16)],
+    ['16° about (1, 0.5, 0.25), feet first', ((m: Mat3) => [m[0], m[1], m[2], -m[3], -m[4], -m[5], -m[6], -m[7], -m[8]] as Mat3)(rotAbout([1, 0.5, 0.25], 16))],
+  ])('%s: axes snapped to the nearest patient axes, the box is the tight bounding box of the series', (_n, dir) => {
+    const g: VolumeGeometry = { dimensions: [101, 77, 33], spacing: [0.9, 1.3, 2.7], origin: [5, -7, 9], direction: dir };
+    const s: Vec3 = [2, 2, 3];
+    const a = patientAlignedGeometry(g, s);
+    expect(obliqueAngleDeg(a)).toBe(0);
+    // same index order and signs: each axis of a is the patient axis its counterpart of g points along most
+    for (let c = 0; c < 3; c++) {
+      const gc = [dir[3 * c], dir[3 * c + 1], dir[3 * c + 2]];
+      const ac = a.direction.slice(3 * c, 3 * c + 3);
+      expect(gc[0] * ac[0] + gc[1] * ac[1] + gc[2] * ac[2]).toBeGreaterThan(0.8);
+    }
+    // the 8 corners of the series (voxel edges) span exactly [-0.5, n - 0.5] of a's index along each axis
+    const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+    for (let c = 0; c < 8; c++) {
+      const corner = [0, 1, 2].map((x) => (c & (1 << x) ? g.dimensions[x] - 0.5 : -0.5)) as Vec3;
+      const idx = worldToIndex(a, indexToWorld(g, corner));
+      for (let x = 0; x < 3; x++) {
+        lo[x] = Math.min(lo[x], idx[x]);
+        hi[x] = Math.max(hi[x], idx[x]);
+      }
+    }
+    for (let x = 0; x < 3; x++) {
+      expect(lo[x]).toBeCloseTo(-0.5, 9);
+      expect(hi[x]).toBeCloseTo(a.dimensions[x] - 0.5, 9);
+      // spacing within half a voxel's worth of the requested one
+      expect(Math.abs(a.spacing[x] - s[x])).toBeLessThanOrEqual((0.5 * s[x]) / a.dimensions[x] + 1e-12);
+    }
+    // larger than the series (the tilted box's corners stick out), but not absurdly
+    const vol = (q: VolumeGeometry) => q.dimensions[0] * q.spacing[0] * q.dimensions[1] * q.spacing[1] * q.dimensions[2] * q.spacing[2];
+    expect(vol(a)).toBeGreaterThan(vol(g));
+    expect(vol(a)).toBeLessThan(2 * vol(g));
+  });
+
+  it('a series that is not oblique gets the exact-extent grid (same as geometryForSpacing)', () => {
+    const g: VolumeGeometry = { dimensions: [101, 77, 33], spacing: [0.9, 1.3, 2.7], origin: [5, -7, 9], direction: [1, 0, 0, 0, -1, 0, 0, 0, -1] };
+    const a = patientAlignedGeometry(g, [2, 2, 3]);
+    const b = geometryForSpacing(g, [2, 2, 3], 'exact-extent');
+    expect(a.dimensions).toEqual(b.dimensions);
+    expect(a.direction).toEqual(b.direction);
+    for (let x = 0; x < 3; x++) {
+      expect(a.spacing[x]).toBeCloseTo(b.spacing[x], 12);
+      expect(a.origin[x]).toBeCloseTo(b.origin[x], 9);
+    }
+  });
+
+  it('refuses a 45° tilt (two axes equally close to one patient axis)', () => {
+    const h = Math.SQRT1_2;
+    const g: VolumeGeometry = { dimensions: [4, 4, 4], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [h, h, 0, -h, h, 0, 0, 0, 1] };
+    expect(() => patientAlignedGeometry(g, [2, 2, 2])).toThrow(/same patient axis/);
   });
 });
 

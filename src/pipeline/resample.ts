@@ -56,6 +56,64 @@ export function geometryForSpacing(
   return { dimensions: dims, spacing: sp, origin, direction: [...g.direction] as VolumeGeometry['direction'] };
 }
 
+/** Below this tilt (degrees) a grid counts as axis-aligned: the model grid keeps its axes (no oblique resampling). */
+export const OBLIQUE_MIN_DEG = 0.5;
+
+/** ±1 unit vector of the patient axis (LPS) that the direction column `v` is closest to. */
+function nearestAxis(v: Vec3): Vec3 {
+  let b = 0;
+  for (let a = 1; a < 3; a++) if (Math.abs(v[a]) > Math.abs(v[b])) b = a;
+  const u: Vec3 = [0, 0, 0];
+  u[b] = v[b] >= 0 ? 1 : -1;
+  return u;
+}
+
+/** Largest angle (degrees) between an axis of `g` and the patient axis it is closest to; 0 for a non-oblique grid. */
+export function obliqueAngleDeg(g: VolumeGeometry): number {
+  let worst = 0;
+  for (const c of [0, 1, 2] as const) {
+    const v = axisColumn(g.direction, c);
+    const cos = Math.min(1, Math.abs(dot(v, nearestAxis(v))) / Math.hypot(...v));
+    worst = Math.max(worst, (Math.acos(cos) * 180) / Math.PI);
+  }
+  return worst;
+}
+
+/**
+ * A grid along the patient axes closest to `g`'s (direction snapped to ±L/P/S unit vectors, so the index order and
+ * signs stay those of `g`), spacing close to `spacing` (mm; adjusted so the dims tile the extent exactly, as
+ * 'exact-extent'), covering the bounding box of `g`'s whole physical extent (its 8 voxel-edge corners in LPS).
+ * Why: a model trained on axial anatomy sees an oblique (tilted-gantry, ImageOrientationPatient not axial) series as
+ * a rotated body; resampled onto this grid it sees it upright. The corners of this box outside `g` hold no data
+ * (resample them with a fill value: air).
+ */
+export function patientAlignedGeometry(g: VolumeGeometry, spacing: Vec3): VolumeGeometry {
+  for (const s of spacing)
+    if (!(s > 0) || !Number.isFinite(s))
+      throw new PsoasError('BAD_ARGUMENT', `patientAlignedGeometry: spacing must be > 0 mm (got ${JSON.stringify(spacing)})`, spacing);
+  const axes = [0, 1, 2].map((c) => nearestAxis(axisColumn(g.direction, c as 0 | 1 | 2)));
+  const used = axes.map((u) => u.findIndex((x) => x !== 0));
+  if (new Set(used).size !== 3)
+    throw new PsoasError('BAD_ARGUMENT', `patientAlignedGeometry: two axes of the grid are closest to the same patient axis (tilt ≥ 45°?)`, g.direction);
+  const lo = [Infinity, Infinity, Infinity];
+  const hi = [-Infinity, -Infinity, -Infinity];
+  for (let c = 0; c < 8; c++) {
+    const corner: Vec3 = [0, 1, 2].map((a) => (c & (1 << a) ? g.dimensions[a] - 0.5 : -0.5)) as Vec3;
+    const p = indexToWorld(g, corner);
+    for (let a = 0; a < 3; a++) {
+      const t = dot(axes[a], p);
+      lo[a] = Math.min(lo[a], t);
+      hi[a] = Math.max(hi[a], t);
+    }
+  }
+  const dims = [0, 1, 2].map((a) => Math.max(1, roundHalfEven((hi[a] - lo[a]) / spacing[a]))) as Vec3;
+  const sp = [0, 1, 2].map((a) => (hi[a] - lo[a]) / dims[a]) as Vec3;
+  // origin = centre of the first voxel: coordinate lo + s/2 along each (orthonormal) axis.
+  const origin: Vec3 = [0, 0, 0];
+  for (let a = 0; a < 3; a++) for (let x = 0; x < 3; x++) origin[x] += axes[a][x] * (lo[a] + sp[a] / 2);
+  return { dimensions: dims, spacing: sp, origin, direction: [...axes[0], ...axes[1], ...axes[2]] as VolumeGeometry['direction'] };
+}
+
 /**
  * `g` translated by `shift` voxels along its own axes (i, j, k; fractions allowed): same dimensions, spacing and
  * direction, origin moved by D·(shift ⊙ spacing) mm in LPS.

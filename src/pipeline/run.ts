@@ -22,7 +22,16 @@ import { normaliseValue, clipNormalise } from './intensity';
 import { largestTensorBytesPerVoxel, type ManifestPostprocess, type ModelManifest } from './manifest';
 import { refineByHu, thresholdForeground } from './hu-refine';
 import { argmax, boundingBox, keepMainComponents, postprocessLabels, type Connectivity, type PostprocessReport } from './postprocess';
-import { cropGeometry, geometryForSpacing, resampleTrilinear, resampleTrilinearSlabs, shiftGeometry } from './resample';
+import {
+  cropGeometry,
+  geometryForSpacing,
+  OBLIQUE_MIN_DEG,
+  obliqueAngleDeg,
+  patientAlignedGeometry,
+  resampleTrilinear,
+  resampleTrilinearSlabs,
+  shiftGeometry,
+} from './resample';
 import { applyReorient, isIdentityReorient, reorientTransform } from './reorient';
 import { slidingWindowInference, type PredictTile } from './sliding-window';
 import { mirrorPlan, runsPerTile, withMirror } from './mirror';
@@ -233,8 +242,14 @@ export async function segment(
   begin('reorient');
   const transform = reorientTransform(src, manifest.input.orientation);
   const reGeom = transform.target;
-  const modelGrid = geometryForSpacing(reGeom, manifest.input.target_spacing_mm, 'exact-extent');
-  const needResample = !(
+  // An oblique series goes onto a grid along the patient axes when the package asks for it (the index order and
+  // signs stay those of the reoriented grid, so the manifest's orientation holds); otherwise the grid keeps its tilt.
+  const tiltDeg = obliqueAngleDeg(reGeom);
+  const aligned = manifest.input.align_to_patient_axes === true && tiltDeg >= OBLIQUE_MIN_DEG;
+  const modelGrid = aligned
+    ? patientAlignedGeometry(reGeom, manifest.input.target_spacing_mm)
+    : geometryForSpacing(reGeom, manifest.input.target_spacing_mm, 'exact-extent');
+  const needResample = aligned || !(
     modelGrid.dimensions.every((d, a) => d === reGeom.dimensions[a]) &&
     modelGrid.spacing.every((s, a) => Math.abs(s - reGeom.spacing[a]) < 1e-6)
   );
@@ -275,12 +290,16 @@ export async function segment(
 
     // 2. Resample to the model spacing (trilinear). 'exact-extent' = PyTorch interpolate(align_corners=False) as in training.
     begin('resample');
+    // On a patient-aligned grid the corners outside the tilted series are air (the sliding window's pad value).
     let modelInput: Float32Array | undefined = resampleHere
-      ? resampleTrilinear({ geometry: src, data: image.data }, grid, { signal: opts.signal })
+      ? resampleTrilinear({ geometry: src, data: image.data }, grid, { signal: opts.signal, fill: aligned ? intensity.clip[0] : undefined })
       : Float32Array.from(reData ?? image.data);
     steps.push({
       step: 'resample',
-      summary: (resampleHere ? `trilinear ${fmtGeom(reGeom)} → ${fmtGeom(grid)}` : `already at ${fmtGeom(grid)}`) + which,
+      summary:
+        (resampleHere ? `trilinear ${fmtGeom(reGeom)} → ${fmtGeom(grid)}` : `already at ${fmtGeom(grid)}`) +
+        (aligned ? ` (oblique series, tilted ${tiltDeg.toFixed(1)}°: model grid along the patient axes)` : '') +
+        which,
       from: reGeom,
       to: grid,
       inverse: 'class scores resampled trilinearly from the model grid to the source grid (map back)',
