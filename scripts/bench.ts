@@ -218,8 +218,10 @@ async function main(): Promise<void> {
     rssAt.measure = sample();
     clearInterval(timer);
     const maxRssMb = process.resourceUsage().maxRSS / 1024; // maxRSS is in KiB
-    const inferenceStep = result.steps.find((s) => s.step === 'inference') as { tiles?: number; tileSize?: Vec3 } | undefined;
-    const tiles = inferenceStep?.tiles ?? 0;
+    // One inference step per model-grid placement (sliding_window.grid_shifts): count the network runs of all.
+    const inferenceSteps = result.steps.filter((s) => s.step === 'inference') as { tiles?: number; tileSize?: Vec3 }[];
+    const inferenceStep = inferenceSteps[0];
+    const tiles = inferenceSteps.reduce((n, s) => n + (s.tiles ?? 0), 0);
     const tileSize = inferenceStep?.tileSize ?? manifest.input.patch_size;
     const maskVoxels = Object.fromEntries(Object.entries(labelMap).map(([n, v]) => [n, result.mask.data.reduce((c, x) => c + (x === v ? 1 : 0), 0)]));
 
