@@ -11,6 +11,7 @@ import {
   axialLevelZ,
   backendLine,
   buildReport,
+  doneNote,
   formatDuration,
   formatFigure,
   inputKindOf,
@@ -199,6 +200,13 @@ describe('progress and backend lines', () => {
     expect(formatDuration(-1)).toBe('–');
     expect(packageProgressText({ stage: 'onnx', loaded: 1_200_000, total: 1_620_713 })).toBe('reading the model 1.2/1.6 MB');
     expect(packageProgressText({ stage: 'verify' })).toBe('verifying sha256');
+  });
+  it('doneNote names the grid placements and an upright oblique run when the pipeline did them', () => {
+    const inf = { step: 'inference', summary: '24 tile(s) of 96x96x48' };
+    expect(doneNote(8240, 24, [{ step: 'resample', summary: 'trilinear a → b' }, inf])).toBe('Done in 8.2 s (24 tiles)');
+    expect(doneNote(119_200, 48, [{ step: 'resample', summary: 'trilinear a → b' }, inf, inf])).toBe('Done in 1 min 59 s (48 tiles, 2 grid placements)');
+    const oblique = { step: 'resample', summary: 'trilinear a → b (oblique series, tilted 15.6°: model grid along the patient axes)' };
+    expect(doneNote(30_000, 60, [oblique, inf, oblique, inf])).toBe('Done in 30.0 s (60 tiles, 2 grid placements, oblique series run upright)');
   });
 });
 

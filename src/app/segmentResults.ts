@@ -220,6 +220,17 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
 }
 
+/**
+ * The outcome line after a run: "Done in 1 min 59 s (48 tiles)", plus what made it take longer when the package
+ * asked for it: ", 2 grid placements" (one inference step per placement, sliding_window.grid_shifts) and
+ * ", oblique series run upright" (input.align_to_patient_axes on a tilted series: the resample step says so).
+ */
+export function doneNote(wallMs: number, tiles: number, steps: readonly { step: string; summary: string }[]): string {
+  const placements = steps.filter((s) => s.step === 'inference').length;
+  const upright = steps.some((s) => s.step === 'resample' && /oblique series/.test(s.summary));
+  return `Done in ${formatDuration(wallMs)} (${tiles} tiles${placements > 1 ? `, ${placements} grid placements` : ''}${upright ? ', oblique series run upright' : ''})`;
+}
+
 /** Model package loading progress: "downloading model 1.2/1.6 MB", "verifying sha256"… */
 export function packageProgressText(p: { stage: string; loaded?: number; total?: number }): string {
   const mb = (b: number) => (b / 1e6).toFixed(1);

@@ -28,7 +28,7 @@ import {
   REPORT_FILE,
   axialLevelZ,
   buildReport,
-  formatDuration,
+  doneNote,
   labelMapOf,
   maskDescription,
   measureOptionsFor,
@@ -296,7 +296,7 @@ export async function segmentPsoas(): Promise<void> {
       result,
       measurements: all,
       report: reportFor(result, all, levelZmm, heightM),
-      note: `Done in ${formatDuration(wallMs)} (${r.timings.tiles.length} tiles)`,
+      note: doneNote(wallMs, r.timings.tiles.length, r.steps),
     });
     if (old) releaseVolume(old.maskId);
     // The level or height changed while this run measured: measure again with the current ones.
