@@ -74,6 +74,6 @@ log "training until $((DEADLINE - T0))s"
 "$PY" training/train.py --init "${INIT:-models/psoas-unet3d}" --run "$OUT/run" --out /tmp/unused-package --no-export --slim-ckpt \
   --seeds "$SEEDS" --workers "$GEN_THREADS" --deadline "$DEADLINE" --steps 1000000 --ckpt-every 250 --batch "$BATCH" \
   --patch 48 96 96 --p-fg 0.5 --lr 3e-4 --hard-labels 18 12 10 11 17 --hard-weight 3 --p-hard 0.25 --cranial-mm 45 \
-  --focus-labels 18 --p-focus 0.3 --focus-weight 8 --version 0.8.0 > "$OUT/train.log" 2>&1
+  --focus-labels 18 --p-focus 0.3 --focus-weight 8 --upright-oblique --version 0.9.0 > "$OUT/train.log" 2>&1
 log "training exit $?: $(tail -3 "$OUT/train.log")"
 ls -la "$OUT" "$OUT/run"

@@ -104,7 +104,52 @@ def cranial_cap(t_lab, spacing, above_mm, margin_mm, top_mm=30.0):
     return cap & (t_lab == 0)
 
 
-def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, focus_labels=(), dev='cpu'):
+OBLIQUE_MIN_DEG = 0.5  # as src/pipeline/resample.ts: below this tilt a grid counts as axis-aligned
+
+
+def lps_geometry(affine):
+    """(M, origin): LPS mm of voxel index (i, j, k) = M @ (i, j, k) + origin, from a NIfTI RAS affine."""
+    flip = np.diag([-1.0, -1.0, 1.0])
+    return flip @ affine[:3, :3], flip @ affine[:3, 3]
+
+
+def tilt_deg(affine):
+    """Largest angle between an axis of the grid and the patient axis it is closest to (resample.ts obliqueAngleDeg)."""
+    m, _ = lps_geometry(affine)
+    dirs = m / np.linalg.norm(m, axis=0)
+    return float(np.degrees(np.arccos(np.clip(np.abs(dirs).max(axis=0), -1, 1))).max())
+
+
+def upright_sampler(shape, affine, spacing, dev='cpu'):
+    """For an oblique series: the model grid along the patient axes (LPS) over the bounding box of the series' voxel-edge
+    corners, spacing adjusted to tile it exactly (resample.ts patientAlignedGeometry, as the 0.8.1+ pipeline runs
+    such a series), and a function that resamples [C, k, j, i] volumes of the series onto it (trilinear, C channels)
+    with `outside` where the box lies beyond the series. Returns (sample, size [D, H, W], axes): axes are the LPS
+    coordinates (mm) of the grid's voxel centres along x, y, z."""
+    m, origin = lps_geometry(affine)
+    n = np.array(shape[:3], dtype=np.float64)  # i, j, k
+    corners = np.array([[(c >> a) & 1 for a in range(3)] for c in range(8)], dtype=np.float64) * n - 0.5
+    pts = corners @ m.T + origin
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    dims = [max(1, int(round((hi[a] - lo[a]) / spacing[a]))) for a in range(3)]  # x y z
+    sp = [(hi[a] - lo[a]) / dims[a] for a in range(3)]
+    axes = [torch.tensor(lo[a] + sp[a] * (np.arange(dims[a]) + 0.5), dtype=torch.float64) for a in range(3)]
+    z, y, x = torch.meshgrid(axes[2], axes[1], axes[0], indexing='ij')  # [D, H, W] of LPS mm
+    p = torch.stack([x, y, z], dim=-1) - torch.tensor(origin)
+    idx = p @ torch.tensor(np.linalg.inv(m)).T  # continuous (i, j, k) of the series
+    inside = ((idx >= -0.5) & (idx <= torch.tensor(n) - 0.5)).all(dim=-1)
+    norm = (2 * idx / torch.tensor(np.maximum(n - 1, 1)) - 1).float()  # align_corners=True: -1, 1 = edge voxel centres
+    grid = norm[None].to(dev)
+    inside = inside.to(dev)
+
+    def sample(vol, outside):
+        out = F.grid_sample(vol[None].float(), grid, mode='bilinear', padding_mode='border', align_corners=True)[0]
+        return torch.where(inside[None], out, torch.as_tensor(outside, dtype=out.dtype, device=out.device))
+    return sample, [dims[2], dims[1], dims[0]], axes
+
+
+def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, focus_labels=(), dev='cpu',
+              upright=False):
     """Image, psoas labels, psoas voxel list, 'hard negatives' and 'focus negatives' on the model grid.
 
     Hard negatives: voxels of the phantom structures in `hard_labels` (e.g. iliacus, liver) within `hard_margin_mm`
@@ -113,9 +158,13 @@ def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, fo
     Focus negatives: the hard negatives of the structures in `focus_labels` only (e.g. 18, the iliacus, which has the
     psoas's HU and touches it with no edge in the image), to centre more patches on and weigh more; None without.
     The tensors are made and kept on `dev` (on a GPU the resampling takes milliseconds and patches need no copy).
+    With `upright`, an oblique series is resampled onto a grid along the patient axes (upright_sampler), as the
+    pipeline runs it when a package sets input.align_to_patient_axes.
     """
     img, aff = read_nifti(os.path.join(d, 'image.nii.gz'))
     lab_all, _ = read_nifti(os.path.join(d, 'labels.nii.gz'))
+    if upright and tilt_deg(aff) >= OBLIQUE_MIN_DEG:
+        return load_case_upright(img, lab_all, aff, spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels, dev)
     img, sp = to_lps_canonical(img, aff)
     lab_all, _ = to_lps_canonical(lab_all, aff)
     lab = np.where(lab_all <= 2, lab_all, 0)  # only psoas labels are trained
@@ -128,25 +177,46 @@ def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, fo
     # (nearest-neighbour would copy whichever source voxel centre happens to be closest)
     onehot = F.one_hot(t_lab, 3).permute(3, 0, 1, 2)[None].float()
     t_lab = F.interpolate(onehot, size=size, mode='trilinear', align_corners=False)[0].argmax(0)
+    return finish_case(t_img, t_lab, lab_all_grid(lab_all, dev), lambda m: F.interpolate(
+        m[None, None].float(), size=size, mode='trilinear', align_corners=False)[0, 0] > 0.5,
+        spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels)
+
+
+def lab_all_grid(lab_all, dev):
+    """The phantom's full label map (every structure), as a [k, j, i] tensor on `dev`."""
+    return torch.from_numpy(np.ascontiguousarray(lab_all.transpose(2, 1, 0))).long().to(dev)
+
+
+def finish_case(t_img, t_lab, lab_all, to_model, spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels):
+    """Psoas voxel list, hard and focus negatives on the model grid; `to_model` takes a bool mask of the source grid
+    ([k, j, i]) to the model grid."""
     fg = torch.nonzero(t_lab > 0)
     hard = None
     # dilation of the psoas by the margin (a box in model voxels; spacing x y z → kernel W H D)
     near = dilate_box(t_lab > 0, [max(1, int(round(hard_margin_mm / spacing[2 - a]))) for a in range(3)]) \
         if hard_labels or focus_labels else None
     if hard_labels:
-        is_hard = torch.from_numpy(np.ascontiguousarray(np.isin(lab_all, hard_labels).transpose(2, 1, 0))).to(dev)
-        is_hard = F.interpolate(is_hard[None, None].float(), size=size, mode='trilinear', align_corners=False)[0, 0] > 0.5
-        hard = is_hard & near & (t_lab == 0)
+        hard = to_model(torch.isin(lab_all, torch.tensor(hard_labels, device=lab_all.device))) & near & (t_lab == 0)
     focus = None
     if focus_labels:
-        is_focus = torch.from_numpy(np.ascontiguousarray(np.isin(lab_all, focus_labels).transpose(2, 1, 0))).to(dev)
-        is_focus = F.interpolate(is_focus[None, None].float(), size=size, mode='trilinear', align_corners=False)[0, 0] > 0.5
-        focus = is_focus & near & (t_lab == 0)
+        focus = to_model(torch.isin(lab_all, torch.tensor(focus_labels, device=lab_all.device))) & near & (t_lab == 0)
         hard = focus if hard is None else hard | focus
     if cranial_mm > 0:
         cap = cranial_cap(t_lab, spacing, cranial_mm, hard_margin_mm)
         hard = cap if hard is None else hard | cap
     return t_img[0], t_lab, fg, hard, focus
+
+
+def load_case_upright(img, lab_all, aff, spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels, dev):
+    """load_case for an oblique series on the upright model grid (no axis permutation needed: the grid is LPS)."""
+    sample, _, _ = upright_sampler(img.shape, aff, spacing, dev)
+    t_img = sample(torch.from_numpy(np.ascontiguousarray(normalise(img).transpose(2, 1, 0)))[None].to(dev), -1.0)[None]
+    lab_src = lab_all_grid(lab_all, dev)
+    lab = torch.where(lab_src <= 2, lab_src, torch.zeros_like(lab_src))
+    onehot = F.one_hot(lab, 3).permute(3, 0, 1, 2).float()
+    t_lab = sample(onehot, 0.0).argmax(0)  # outside the series: all channels 0 → background
+    return finish_case(t_img, t_lab, lab_src, lambda m: sample(m[None].float(), 0.0)[0] > 0.5,
+                       spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels)
 
 
 def random_patch(img, lab, fg, patch, rng, p_fg=0.7, hard=None, hard_idx=None, p_hard=0.0, focus=None,
@@ -268,6 +338,9 @@ def main():
                     'share and weight, e.g. 18 (iliacus)')
     ap.add_argument('--p-focus', type=float, default=0.0, help='fraction of patches centred on a focus negative')
     ap.add_argument('--focus-weight', type=float, help='cross-entropy weight of focus negatives (default: --hard-weight)')
+    ap.add_argument('--upright-oblique', action='store_true',
+                    help='oblique phantoms on a model grid along the patient axes (as a package with '
+                    'input.align_to_patient_axes runs them; check with training/check_upright.py)')
     args = ap.parse_args()
     if args.budget_probe <= 10:
         ap.error('--budget-probe must be > 10')
@@ -327,7 +400,7 @@ def main():
         def one(n):
             d = generate(1000 + n, VARIANTS[n % len(VARIANTS)], args.data)
             return load_case(d, args.spacing, tuple(args.hard_labels), args.hard_margin_mm, args.cranial_mm,
-                             tuple(args.focus_labels), dev)
+                             tuple(args.focus_labels), dev, upright=args.upright_oblique)
         if args.workers > 1:
             from concurrent.futures import ThreadPoolExecutor
             with ThreadPoolExecutor(args.workers) as pool:
