@@ -205,7 +205,7 @@ describe('progress and backend lines', () => {
     const inf = { step: 'inference', summary: '24 tile(s) of 96x96x48' };
     expect(doneNote(8240, 24, [{ step: 'resample', summary: 'trilinear a → b' }, inf])).toBe('Done in 8.2 s (24 tiles)');
     expect(doneNote(119_200, 48, [{ step: 'resample', summary: 'trilinear a → b' }, inf, inf])).toBe('Done in 1 min 59 s (48 tiles, 2 grid placements)');
-    const oblique = { step: 'resample', summary: 'trilinear a → b (oblique series, tilted 15.6°: model grid along the patient axes)' };
+    const oblique = { step: 'resample', summary: 'trilinear a → b', uprightFromTiltDeg: 15.6 };
     expect(doneNote(30_000, 60, [oblique, inf, oblique, inf])).toBe('Done in 30.0 s (60 tiles, 2 grid placements, oblique series run upright)');
   });
 });

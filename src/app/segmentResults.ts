@@ -223,11 +223,11 @@ export function formatDuration(ms: number): string {
 /**
  * The outcome line after a run: "Done in 1 min 59 s (48 tiles)", plus what made it take longer when the package
  * asked for it: ", 2 grid placements" (one inference step per placement, sliding_window.grid_shifts) and
- * ", oblique series run upright" (input.align_to_patient_axes on a tilted series: the resample step says so).
+ * ", oblique series run upright" (input.align_to_patient_axes on a tilted series: the resample step records its tilt).
  */
-export function doneNote(wallMs: number, tiles: number, steps: readonly { step: string; summary: string }[]): string {
+export function doneNote(wallMs: number, tiles: number, steps: readonly { step: string; uprightFromTiltDeg?: number }[]): string {
   const placements = steps.filter((s) => s.step === 'inference').length;
-  const upright = steps.some((s) => s.step === 'resample' && /oblique series/.test(s.summary));
+  const upright = steps.some((s) => s.step === 'resample' && s.uprightFromTiltDeg !== undefined);
   return `Done in ${formatDuration(wallMs)} (${tiles} tiles${placements > 1 ? `, ${placements} grid placements` : ''}${upright ? ', oblique series run upright' : ''})`;
 }
 

@@ -346,7 +346,10 @@ describe('body-box crop before tiling', () => {
     const upright = await segment(ct, aligned(), tinyModelReference);
     const modelGrid = upright.steps.find((s) => s.step === 'resample')!.to as VolumeGeometry;
     expect(modelGrid.direction).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1]);
-    expect(upright.steps.find((s) => s.step === 'resample')!.summary).toMatch(/oblique series, tilted 2\d\.\d°: model grid along the patient axes/);
+    const resampled = upright.steps.find((s) => s.step === 'resample')!;
+    expect(resampled.summary).toMatch(/oblique series, tilted 2\d\.\d°: model grid along the patient axes/);
+    expect(resampled.uprightFromTiltDeg).toBeGreaterThan(20);
+    expect(resampled.uprightFromTiltDeg).toBeLessThan(23);
     expect((tilted.steps.find((s) => s.step === 'resample')!.to as VolumeGeometry).direction).not.toEqual(modelGrid.direction);
     expect(upright.mask.geometry).toEqual(g);
     for (const v of [1, 2]) {
@@ -360,6 +363,7 @@ describe('body-box crop before tiling', () => {
     const b = await segment(straight, aligned(), tinyModelReference);
     expect(b.mask.data).toEqual(a.mask.data);
     expect(b.steps.find((s) => s.step === 'resample')!.summary).not.toMatch(/oblique/);
+    expect(b.steps.find((s) => s.step === 'resample')!.uprightFromTiltDeg).toBeUndefined();
   });
 
   it('the tiny 3x3x3 model: crop and no crop agree on >= 99.9 % of voxels', async () => {

@@ -48,6 +48,8 @@ export interface StepRecord {
   summary: string;
   from?: VolumeGeometry;
   to?: VolumeGeometry;
+  /** Resample step of an oblique series run upright (input.align_to_patient_axes): its tilt in degrees. */
+  uprightFromTiltDeg?: number;
   [key: string]: unknown;
 }
 
@@ -302,6 +304,7 @@ export async function segment(
         which,
       from: reGeom,
       to: grid,
+      uprightFromTiltDeg: aligned ? tiltDeg : undefined,
       inverse: 'class scores resampled trilinearly from the model grid to the source grid (map back)',
     });
     end();
