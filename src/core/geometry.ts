@@ -93,10 +93,15 @@ export function orientationCode(g: VolumeGeometry): string {
   ];
   let out = '';
   for (const c of [0, 1, 2] as const) {
-    const v = axisColumn(g.direction, c);
-    let best = 0;
-    for (let a = 1; a < 3; a++) if (Math.abs(v[a]) > Math.abs(v[best])) best = a;
-    out += letters[best][v[best] >= 0 ? 1 : 0];
+    const { axis, sign } = dominantAxis(axisColumn(g.direction, c));
+    out += letters[axis][sign > 0 ? 1 : 0];
   }
   return out;
+}
+
+/** The patient axis (0 = x, 1 = y, 2 = z of LPS) that direction `v` points along most, and which way (ties: the first). */
+export function dominantAxis(v: Vec3): { axis: 0 | 1 | 2; sign: 1 | -1 } {
+  let axis: 0 | 1 | 2 = 0;
+  for (const a of [1, 2] as const) if (Math.abs(v[a]) > Math.abs(v[axis])) axis = a;
+  return { axis, sign: v[axis] >= 0 ? 1 : -1 };
 }

@@ -8,7 +8,7 @@
  * |cosine|); the residual obliquity stays in `direction` and is handled exactly by the resampling step.
  */
 import { PsoasError } from '../core/errors';
-import { axisColumn, indexToWorld, type Mat3, type Vec3, type VolumeGeometry } from '../core/geometry';
+import { axisColumn, indexToWorld, orientationCode, type Mat3, type Vec3, type VolumeGeometry } from '../core/geometry';
 import type { Volume, VoxelArray } from '../core/volume';
 import { isOrientationCode } from './manifest';
 
@@ -92,23 +92,11 @@ export function reorientGeometry(g: VolumeGeometry, perm: Vec3, flip: [boolean, 
   return { dimensions: dims, spacing, origin: indexToWorld(g, srcIdx), direction: direction as Mat3 };
 }
 
-function orientationOf(g: VolumeGeometry): string {
-  const letters = ['RL', 'AP', 'IS'];
-  let out = '';
-  for (const c of [0, 1, 2] as const) {
-    const v = axisColumn(g.direction, c);
-    let b = 0;
-    for (let a = 1; a < 3; a++) if (Math.abs(v[a]) > Math.abs(v[b])) b = a;
-    out += letters[b][v[b] >= 0 ? 1 : 0];
-  }
-  return out;
-}
-
 /** Plans the reorientation of geometry `g` to `targetCode` (no data moved). */
 export function reorientTransform(g: VolumeGeometry, targetCode: string): ReorientTransform {
   const { perm, flip } = planReorient(g, targetCode);
   const target = reorientGeometry(g, perm, flip);
-  return { perm, flip, source: g, target, fromCode: orientationOf(g), toCode: orientationOf(target) };
+  return { perm, flip, source: g, target, fromCode: orientationCode(g), toCode: orientationCode(target) };
 }
 
 /** True when the transform moves nothing (identity permutation, no flips). */

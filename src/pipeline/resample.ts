@@ -13,7 +13,7 @@
  * too (edge replication).
  */
 import { PsoasError } from '../core/errors';
-import { axisColumn, dot, indexToWorld, type Vec3, type VolumeGeometry } from '../core/geometry';
+import { axisColumn, dominantAxis, dot, indexToWorld, type Vec3, type VolumeGeometry } from '../core/geometry';
 import type { VoxelArray } from '../core/volume';
 
 /** Data on a grid; `channels` > 1 means channel-major storage (length = channels * voxel count). */
@@ -61,10 +61,9 @@ export const OBLIQUE_MIN_DEG = 0.5;
 
 /** ±1 unit vector of the patient axis (LPS) that the direction column `v` is closest to. */
 function nearestAxis(v: Vec3): Vec3 {
-  let b = 0;
-  for (let a = 1; a < 3; a++) if (Math.abs(v[a]) > Math.abs(v[b])) b = a;
+  const { axis, sign } = dominantAxis(v);
   const u: Vec3 = [0, 0, 0];
-  u[b] = v[b] >= 0 ? 1 : -1;
+  u[axis] = sign;
   return u;
 }
 
