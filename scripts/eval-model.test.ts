@@ -10,7 +10,7 @@
  * pipeline bug fails CI; they are not the acceptance targets. The chest case (no psoas, < 1 mL) is the target itself.
  */
 import { describe, expect, it } from 'vitest';
-import { EVAL_CASES, edgeCounts, evaluateCases, formatCase } from './eval-model';
+import { EVAL_CASES, edgeCounts, evaluateCases, formatCase, summarise, type CaseResult, type SideResult } from './eval-model';
 
 /** Per case: lowest Dice of either side, largest |volume error| and |length error| (fractions) of either side. */
 const FLOORS: Record<string, { dice: number; vol: number; len: number }> = {
@@ -64,5 +64,35 @@ describe('edgeCounts (boundary vs distant errors)', () => {
     const got = edgeCounts(mask, truth, dims, 1);
     expect(got).toEqual(want);
     expect(got.fn).toBeLessThanOrEqual(missed);
+  });
+});
+
+describe('summarise (per-variant figures of a set)', () => {
+  const side = (dice: number, volume_err: number, length_err: number): SideResult => ({
+    dice, volume_err, length_err, volume_ml: 0, truth_volume_ml: 0, length_mm: 0, truth_length_mm: 0,
+    fp_by_structure: {}, fn_voxels: 0, fn_edge_voxels: 0, fp_edge_voxels: 0, ends_mm: { cranial: 0, caudal: 0 },
+  });
+  const res = (name: string, l: SideResult, r: SideResult): CaseResult =>
+    ({ name, dims: [1, 1, 1], spacing: [1, 1, 1], seconds: { generate: 0, segment: 0 }, mask_ml: 0, sides: { psoas_left: l, psoas_right: r } });
+  it('groups by the #variant suffix, leaves out cases without psoas, counts each target', () => {
+    const chest: CaseResult = { name: 'chest#1', dims: [1, 1, 1], spacing: [1, 1, 1], seconds: { generate: 0, segment: 0 }, mask_ml: 0 };
+    const out = summarise([
+      res('a#0', side(0.96, 0.02, 0.01), side(0.94, -0.04, 0.0)),
+      res('a#1', side(0.97, 0.031, -0.035), side(0.951, 0.0, 0.03)),
+      chest,
+    ]);
+    expect(out.map((s) => [s.variant, s.sides])).toEqual([[0, 2], [1, 2]]);
+    const [v0, v1] = out;
+    expect(v0.mean_dice).toBeCloseTo(0.95, 12);
+    expect(v0.min_dice).toBe(0.94);
+    expect(v0.signed_vol).toBeCloseTo(-0.01, 12);
+    expect(v0.abs_vol).toBeCloseTo(0.03, 12);
+    expect(v0.abs_len).toBeCloseTo(0.005, 12);
+    expect([v0.dice_ok, v0.vol_ok, v0.len_ok, v0.all_ok]).toEqual([1, 1, 2, 1]);
+    // 3.1 % volume and 3.5 % length miss; exactly 3 % passes
+    expect([v1.dice_ok, v1.vol_ok, v1.len_ok, v1.all_ok]).toEqual([2, 1, 1, 1]);
+  });
+  it('a run without variants is variant 0', () => {
+    expect(summarise([res('x', side(1, 0, 0), side(1, 0, 0))]).map((s) => s.variant)).toEqual([0]);
   });
 });

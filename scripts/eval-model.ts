@@ -82,6 +82,8 @@ export interface CaseResult {
   sides?: { psoas_left: SideResult; psoas_right: SideResult };
   /** Whole mask volume (mL), for the no-psoas case. */
   mask_ml: number;
+  /** With hu_refine.partial_volume_low: the series' muscle and fat HU and the window low bound used. */
+  hu_levels?: { muscle: number; fat: number; low: number };
 }
 
 /**
@@ -106,8 +108,13 @@ export const VALIDATION_CASES: EvalCase[] = [
   { name: 'val-0.75x1.25', phantom: { seed: 4012, spacing: [0.75, 0.75, 1.25] } },
 ];
 
+/** hu_refine with partial_volume_low set to `on` (unchanged when `on` is undefined or there is no hu_refine). */
+function withPvLow(pp: ModelManifest['postprocess'], on: boolean | undefined): ModelManifest['postprocess'] {
+  return on === undefined || !pp.hu_refine ? pp : { ...pp, hu_refine: { ...pp.hu_refine, partial_volume_low: on } };
+}
+
 /** Manifest overrides to compare on the same phantoms (undefined = the package as it is). */
-export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3; gridShifts?: Vec3[]; align?: boolean } | undefined;
+export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3; gridShifts?: Vec3[]; align?: boolean; pvLow?: boolean } | undefined;
 
 export async function evaluateCases(
   cases: EvalCase[],
@@ -137,7 +144,7 @@ export async function evaluateCases(
                 ...(pp.patch ? { patch_size: pp.patch } : {}),
                 ...(pp.align !== undefined ? { align_to_patient_axes: pp.align } : {}),
               },
-              postprocess: { ...base.postprocess, ...pp.postprocess },
+              postprocess: withPvLow({ ...base.postprocess, ...pp.postprocess }, pp.pvLow),
               sliding_window: {
                 ...base.sliding_window,
                 ...(pp.overlap !== undefined ? { overlap: pp.overlap } : {}),
@@ -167,6 +174,8 @@ export async function evaluateCases(
         for (const v of r.mask.data) if (v !== 0) n++;
         const name = variants.length > 1 ? `${c.name}#${vi}` : c.name;
         const res: CaseResult = { name, dims: g.dimensions, spacing: g.spacing, seconds: { generate: gen, segment: seg }, mask_ml: n * voxMl };
+        const lv = (r.steps.find((st) => st.step === 'mapBack')?.huRefine as { levels?: CaseResult['hu_levels'] } | undefined)?.levels;
+        if (lv) res.hu_levels = { muscle: lv.muscle, fat: lv.fat, low: lv.low };
         if (!c.noPsoas) {
           const m = measureAll(ph.image as Volume, r.mask, { psoas_left: 1, psoas_right: 2 });
           const [nx, ny] = g.dimensions;
@@ -283,6 +292,63 @@ function evaluatePerfect(cases: EvalCase[], log: (s: string) => void): CaseResul
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}%`;
 
+/** Summary of one pipeline variant over the sides of a set, against issue 3's targets. */
+export interface VariantSummary {
+  variant: number;
+  sides: number;
+  mean_dice: number;
+  min_dice: number;
+  /** Mean signed and mean absolute relative volume error; mean absolute relative length error (fractions). */
+  signed_vol: number;
+  abs_vol: number;
+  abs_len: number;
+  /** Sides with Dice ≥ 0.95, |volume error| ≤ 3 %, |length error| ≤ 3 %, and all three at once. */
+  dice_ok: number;
+  vol_ok: number;
+  len_ok: number;
+  all_ok: number;
+}
+
+/**
+ * Per variant (the `#i` suffix evaluateCases gives each case's name when several variants run; none = variant 0):
+ * the figures the model card reports for a set. Cases without psoas are left out.
+ */
+export function summarise(results: CaseResult[]): VariantSummary[] {
+  const by = new Map<number, SideResult[]>();
+  for (const r of results) {
+    if (!r.sides) continue;
+    const m = /#(\d+)$/.exec(r.name);
+    const vi = m ? Number(m[1]) : 0;
+    by.set(vi, [...(by.get(vi) ?? []), r.sides.psoas_left, r.sides.psoas_right]);
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return [...by.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([variant, s]) => {
+      const ok = (x: SideResult) => [x.dice >= 0.95, Math.abs(x.volume_err) <= 0.03, Math.abs(x.length_err) <= 0.03];
+      return {
+        variant,
+        sides: s.length,
+        mean_dice: mean(s.map((x) => x.dice)),
+        min_dice: Math.min(...s.map((x) => x.dice)),
+        signed_vol: mean(s.map((x) => x.volume_err)),
+        abs_vol: mean(s.map((x) => Math.abs(x.volume_err))),
+        abs_len: mean(s.map((x) => Math.abs(x.length_err))),
+        dice_ok: s.filter((x) => ok(x)[0]).length,
+        vol_ok: s.filter((x) => ok(x)[1]).length,
+        len_ok: s.filter((x) => ok(x)[2]).length,
+        all_ok: s.filter((x) => ok(x).every(Boolean)).length,
+      };
+    });
+}
+
+export function formatSummary(s: VariantSummary): string {
+  return `variant ${s.variant}: ${s.sides} sides, mean Dice ${s.mean_dice.toFixed(4)} (lowest ${s.min_dice.toFixed(4)}), ` +
+    `volume ${pct(s.signed_vol)} signed / ${(100 * s.abs_vol).toFixed(2)}% abs, length ${(100 * s.abs_len).toFixed(2)}% abs; ` +
+    `Dice >= .95 on ${s.dice_ok}, volume <= 3 % on ${s.vol_ok}, length <= 3 % on ${s.len_ok}, all three on ${s.all_ok}`;
+}
+
+
 export function formatCase(r: CaseResult): string {
   const head = `${r.name.padEnd(16)} ${r.dims.join('x').padEnd(12)} gen ${r.seconds.generate.toFixed(0)}s seg ${r.seconds.segment.toFixed(0)}s`;
   if (!r.sides) return `${head}  no psoas expected: mask ${r.mask_ml.toFixed(2)} mL`;
@@ -290,7 +356,8 @@ export function formatCase(r: CaseResult): string {
   const s = (n: string, x: SideResult) =>
     `${n} Dice ${x.dice.toFixed(4)} vol ${pct(x.volume_err)} len ${pct(x.length_err)} ends ${mm(x.ends_mm.cranial)}/${mm(x.ends_mm.caudal)} mm` +
     (x.fn_voxels ? ` edge ${Math.round((100 * x.fn_edge_voxels) / x.fn_voxels)}% of FN` : '');
-  return `${head}  ${s('L', r.sides.psoas_left)} | ${s('R', r.sides.psoas_right)}`;
+  const lv = r.hu_levels ? `  HU low ${r.hu_levels.low.toFixed(1)} (muscle ${r.hu_levels.muscle.toFixed(0)}, fat ${r.hu_levels.fat.toFixed(0)})` : '';
+  return `${head}  ${s('L', r.sides.psoas_left)} | ${s('R', r.sides.psoas_right)}${lv}`;
 }
 
 async function main(): Promise<void> {
@@ -316,7 +383,8 @@ async function main(): Promise<void> {
   // connected component ('nolc'), keeping pieces within MM of the largest ('gap=MM'), with another inference tile
   // size in model-grid voxels x,y,z ('ps=96,96,48'; the network is fully convolutional), with model-grid placements
   // for translation test-time augmentation ('gs=0,0,0:0.5,0.5,0.5', model voxels), with(out) an oblique series
-  // resampled onto a model grid along the patient axes ('align', 'noalign'), or several ('/'-joined)
+  // resampled onto a model grid along the patient axes ('align', 'noalign'), with(out) hu_refine's per-series
+  // partial-volume low bound ('pv', 'nopv'), or several ('/'-joined)
   const variants: PostprocessVariant[] = (values.variants ?? 'pkg').split(';').map((v) => {
     if (v === 'pkg') return undefined;
     const out: NonNullable<PostprocessVariant> = {};
@@ -337,6 +405,7 @@ async function main(): Promise<void> {
       }
       else if (part === 'mirror' || part === 'nomirror') out.mirror = part === 'mirror';
       else if (part === 'align' || part === 'noalign') out.align = part === 'align';
+      else if (part === 'pv' || part === 'nopv') out.pvLow = part === 'pv';
       else if (part === 'nolc') out.postprocess = { ...out.postprocess, largest_component: false };
       else if (part.startsWith('gap=')) out.postprocess = { ...out.postprocess, component_gap_mm: Number(part.slice(4)) };
       else if (part.startsWith('t=')) out.postprocess = { ...out.postprocess, foreground_threshold: Number(part.slice(2)) };
@@ -348,6 +417,7 @@ async function main(): Promise<void> {
     return out;
   });
   const res = await evaluateCases(wanted, values.model ?? DEFAULT_MODEL, values.threads ? Number(values.threads) : undefined, (s) => console.log(s), variants, values.perfect);
+  for (const s of summarise(res)) console.log(formatSummary(s));
   if (values.json) console.log(JSON.stringify(res, null, 2));
 }
 

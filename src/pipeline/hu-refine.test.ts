@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { refineByHu, thresholdForeground } from './hu-refine';
+import { MIN_LEVEL_VOXELS, PV_LOW_RANGE_HU, refineByHu, thresholdForeground, tissueLevels } from './hu-refine';
 
 // 3 channels (bg, left, right), 6 voxels; scores channel-major.
 const bg = [0.9, 0.2, 0.6, 0.65, 0.1, 0.7];
@@ -44,5 +44,65 @@ describe('thresholdForeground', () => {
 
   it.each([0.49, 1, Number.NaN])('refuses t = %s', (t) => {
     expect(() => thresholdForeground(scores, 6, argmaxOf(), t)).toThrow(/foreground_threshold must be in \[0.5, 1\)/);
+  });
+});
+
+describe('tissueLevels (per-series partial-volume low bound)', () => {
+  // 24×24×24 grid: a 12×12×12 cube of "muscle" at 6..17 in a body of "fat"; the voxels on the cube's faces are
+  // half-and-half (partial volume), plus an air column and a bone slab beside it that must not count as fat.
+  const dims: [number, number, number] = [24, 24, 24];
+  const idx = (i: number, j: number, k: number) => i + 24 * (j + 24 * k);
+  function scene(muscle: number, fat: number, noise = 0) {
+    const hu = new Float32Array(24 ** 3).fill(fat);
+    const fg = new Uint8Array(24 ** 3);
+    let seed = 1;
+    const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 2 * noise;
+    for (let k = 0; k < 24; k++)
+      for (let j = 0; j < 24; j++)
+        for (let i = 0; i < 24; i++) {
+          const inside = [i, j, k].every((x) => x >= 6 && x <= 17);
+          const face = inside && [i, j, k].some((x) => x === 6 || x === 17);
+          hu[idx(i, j, k)] = (face ? 0.5 * (muscle + fat) : inside ? muscle : fat) + rnd();
+          fg[idx(i, j, k)] = inside ? 1 : 0;
+          if (i === 0) hu[idx(i, j, k)] = -1000; // air column: outside the shell anyway
+          if (i === 21) hu[idx(i, j, k)] = 700; // bone slab inside the shell: not fat
+        }
+    return { hu, fg };
+  }
+  it.each([
+    // muscle, fat, declared low, expected low (mid within ±25 of the declared bound, else limited)
+    { muscle: 50, fat: -100, declared: -29, low: -25 },
+    { muscle: 50, fat: -80, declared: -29, low: -15 },
+    { muscle: 40, fat: -110, declared: -29, low: -35 },
+    { muscle: 60, fat: -40, declared: -29, low: -29 + PV_LOW_RANGE_HU },
+    { muscle: 20, fat: -190, declared: -29, low: -29 - PV_LOW_RANGE_HU },
+  ])('muscle $muscle, fat $fat HU → low $low HU', ({ muscle, fat, declared, low }) => {
+    const { hu, fg } = scene(muscle, fat);
+    const t = tissueLevels(hu, fg, dims, declared);
+    expect(t.muscle).toBe(muscle);
+    expect(t.fat).toBe(fat);
+    expect(t.low).toBeCloseTo(low, 5);
+    expect(t.note === undefined).toBe(low === 0.5 * (muscle + fat));
+    // interior = the 10×10×10 core (no partial-volume face voxels); fat = shell 2..4 voxels out, less the bone slab
+    expect(t.muscleVoxels).toBe(10 ** 3);
+  });
+  it('medians: ±12 HU noise moves the levels by little', () => {
+    const { hu, fg } = scene(50, -85, 12);
+    const t = tissueLevels(hu, fg, dims, -29);
+    expect(Math.abs(t.muscle - 50)).toBeLessThan(1.5);
+    expect(Math.abs(t.fat + 85)).toBeLessThan(1.5);
+    expect(Math.abs(t.low + 17.5)).toBeLessThan(1.5);
+  });
+  it('too small a mask: the declared bound is kept, and says why', () => {
+    const { hu } = scene(50, -80);
+    const fg = new Uint8Array(24 ** 3);
+    for (let k = 10; k < 14; k++) for (let j = 10; j < 14; j++) for (let i = 10; i < 14; i++) fg[idx(i, j, k)] = 1; // 8 interior voxels
+    const t = tissueLevels(hu, fg, dims, -29);
+    expect(t.muscleVoxels).toBeLessThan(MIN_LEVEL_VOXELS);
+    expect(t.low).toBe(-29);
+    expect(t.note).toMatch(/too few voxels/);
+  });
+  it('refuses arrays that do not match the grid', () => {
+    expect(() => tissueLevels(new Float32Array(10), new Uint8Array(10), dims, -29)).toThrow(/dims 24x24x24/);
   });
 });

@@ -14,12 +14,84 @@
  * separate them and the network's boundary (shifted to the min_probability iso-surface) decides.
  */
 import { PsoasError } from '../core/errors';
+import type { Vec3 } from '../core/geometry';
+import { dilateBox } from './postprocess';
 
 export interface HuRefine {
   /** Inclusive HU window of the structure's tissue. */
   window: [number, number];
   /** Lowest foreground probability that may claim a background-argmax voxel inside the window, (0, 0.5]. */
   min_probability: number;
+  /**
+   * Optional: per series, the window's low bound becomes the HU half-way between the muscle's interior and the fat
+   * around it (tissueLevels), i.e. the 50 % partial-volume level of that series' own tissues, limited to
+   * window[0] ± PV_LOW_RANGE_HU. Absent/false: window[0] as declared.
+   */
+  partial_volume_low?: boolean;
+}
+
+/** How far (HU) the per-series low bound may move from the declared window[0]. */
+export const PV_LOW_RANGE_HU = 25;
+/** HU range a voxel of the shell around the muscle must fall in to count as fat (excludes air, gas, bone, and
+ *  voxels that are mostly muscle by partial volume). */
+export const FAT_RANGE_HU: [number, number] = [-190, -40];
+/** Fewer voxels than this in the muscle interior or in the fat shell: the estimate is not trusted. */
+export const MIN_LEVEL_VOXELS = 200;
+
+export interface TissueLevels {
+  /** Median HU of the foreground's interior (eroded by one voxel: no partial volume with a neighbour). */
+  muscle: number;
+  /** Median HU of the fat (FAT_RANGE_HU) in a shell 2–4 voxels outside the foreground. */
+  fat: number;
+  muscleVoxels: number;
+  fatVoxels: number;
+  /** The low bound to use (HU): (muscle + fat) / 2 within window[0] ± PV_LOW_RANGE_HU, or window[0] when not trusted. */
+  low: number;
+  /** Why `low` is window[0] or was limited; undefined when it is the midpoint itself. */
+  note?: string;
+}
+
+function median(xs: Float32Array, n: number): number {
+  const v = xs.subarray(0, n).sort();
+  return n % 2 ? v[(n - 1) / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/**
+ * The HU levels of one series' muscle and surrounding fat, from a grid where `fg` marks the segmented muscle
+ * (1 = foreground) and `hu` holds HU at the same voxels (any grid; the pipeline uses the model grid of the first
+ * placement). Why: the voxel that the surface cuts in half reads the mean of its two tissues, so a voxel belongs to
+ * the muscle (centre inside, as the labels are defined) when its HU is above half-way between the two. With
+ * muscle ≈ +50 and retroperitoneal fat ≈ −100 HU that is the conventional −29 bound (−25); where the fat around
+ * the muscle is denser (e.g. −80) or the muscle brighter, a fixed −29 takes in voxels that are mostly fat, and the
+ * mask grows by a rim. Medians, so noise and a few voxels of other tissue do not move the levels.
+ */
+export function tissueLevels(hu: ArrayLike<number>, fg: Uint8Array, dims: Vec3, declaredLow: number): TissueLevels {
+  const n = dims[0] * dims[1] * dims[2];
+  if (hu.length !== n || fg.length !== n)
+    throw new PsoasError('BAD_ARGUMENT', `tissueLevels: ${hu.length} HU and ${fg.length} mask voxels for dims ${dims.join('x')}`, dims);
+  const bg = new Uint8Array(n);
+  for (let v = 0; v < n; v++) bg[v] = fg[v] ? 0 : 1;
+  const nearBg = dilateBox(bg, dims, [1, 1, 1]); // interior = foreground not within one voxel of background
+  const inner = dilateBox(fg, dims, [1, 1, 1]);
+  const outer = dilateBox(fg, dims, [4, 4, 4]);
+  const m = new Float32Array(n), f = new Float32Array(n);
+  let nm = 0, nf = 0;
+  for (let v = 0; v < n; v++) {
+    if (fg[v]) {
+      if (!nearBg[v]) m[nm++] = hu[v];
+    } else if (outer[v] && !inner[v]) {
+      const h = hu[v];
+      if (h >= FAT_RANGE_HU[0] && h <= FAT_RANGE_HU[1]) f[nf++] = h;
+    }
+  }
+  if (nm < MIN_LEVEL_VOXELS || nf < MIN_LEVEL_VOXELS)
+    return { muscle: nm ? median(m, nm) : NaN, fat: nf ? median(f, nf) : NaN, muscleVoxels: nm, fatVoxels: nf, low: declaredLow,
+      note: `too few voxels to estimate (muscle ${nm}, fat ${nf}; need ${MIN_LEVEL_VOXELS}): declared ${declaredLow} HU kept` };
+  const muscle = median(m, nm), fat = median(f, nf);
+  const mid = 0.5 * (muscle + fat);
+  const low = Math.min(declaredLow + PV_LOW_RANGE_HU, Math.max(declaredLow - PV_LOW_RANGE_HU, mid));
+  return { muscle, fat, muscleVoxels: nm, fatVoxels: nf, low,
+    note: low !== mid ? `half-way ${mid.toFixed(1)} HU limited to ${declaredLow} ± ${PV_LOW_RANGE_HU} HU` : undefined };
 }
 
 /**

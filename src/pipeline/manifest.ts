@@ -231,6 +231,8 @@ export function validateManifest(json: unknown, source = 'manifest.json'): Model
     if (!Array.isArray(w) || w.length !== 2 || !w.every((x) => typeof x === 'number' && Number.isFinite(x)) || !(w[0] < w[1]))
       fail('postprocess.hu_refine.window', 'must be [low, high] HU with low < high', w);
     num(hr.min_probability, 'postprocess.hu_refine.min_probability', (x) => x > 0 && x <= 0.5, 'in (0, 0.5]');
+    if (hr.partial_volume_low !== undefined && typeof hr.partial_volume_low !== 'boolean')
+      fail('postprocess.hu_refine.partial_volume_low', 'must be true or false', hr.partial_volume_low);
   }
   if (post.foreground_threshold !== undefined)
     num(post.foreground_threshold, 'postprocess.foreground_threshold', (x) => x >= 0.5 && x < 1, 'in [0.5, 1)');

@@ -197,6 +197,33 @@ describe('segment (pure TS model)', () => {
     expect(counts[2]).toBeGreaterThan(0);
   });
 
+  it('hu_refine.partial_volume_low: the window low bound of this series is half-way between its muscle and fat, recorded', async () => {
+    const g = grid(DIRS[0][1]);
+    const { ct } = cylinderPhantom(g);
+    const m = tinyManifest();
+    m.postprocess.hu_refine = { window: [-29, 400], min_probability: 0.4 };
+    const fixed = await segment(ct, m, tinyModelReference);
+    m.postprocess.hu_refine.partial_volume_low = true;
+    const pv = await segment(ct, m, tinyModelReference);
+    const hr = (r: typeof pv) => r.steps.find((s) => s.step === 'mapBack')!.huRefine as {
+      window: [number, number]; levels?: { muscle: number; fat: number; low: number; note?: string };
+    };
+    expect(hr(fixed).window).toEqual([-29, 400]);
+    expect(hr(fixed).levels).toBeUndefined();
+    const lv = hr(pv).levels!;
+    // noise-free: the fat around the cylinders is exactly fat; the interior median pools both labels (here two
+    // "muscles" of 50 and 350 HU, so it lies between them)
+    expect(lv.fat).toBe(PHANTOM_HU.fat);
+    expect(lv.muscle).toBeGreaterThanOrEqual(PHANTOM_HU.left);
+    expect(lv.muscle).toBeLessThanOrEqual(PHANTOM_HU.right);
+    const mid = 0.5 * (lv.muscle + lv.fat);
+    expect(lv.low).toBeCloseTo(Math.min(-29 + 25, Math.max(-29 - 25, mid)), 6);
+    expect(hr(pv).window).toEqual([lv.low, 400]);
+    expect(pv.steps.find((s) => s.step === 'mapBack')!.summary).toMatch(/low bound half-way between muscle \d+ and fat -100 HU/);
+    // the cylinders' edges are sharp (no partial volume) so both bounds cut the same voxels
+    expect(dice(pv.mask.data, fixed.mask.data, 1)).toBeGreaterThan(0.999);
+  });
+
   it('cancels via AbortSignal', async () => {
     const ac = new AbortController();
     let calls = 0;

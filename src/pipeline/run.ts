@@ -20,7 +20,7 @@ import { indexToWorld, orientationCode, voxelCount, voxelVolumeMm3, worldToIndex
 import type { Volume } from '../core/volume';
 import { normaliseValue, clipNormalise } from './intensity';
 import { largestTensorBytesPerVoxel, type ManifestPostprocess, type ModelManifest } from './manifest';
-import { refineByHu, thresholdForeground } from './hu-refine';
+import { refineByHu, thresholdForeground, tissueLevels, type TissueLevels } from './hu-refine';
 import { argmax, boundingBox, keepMainComponents, postprocessLabels, type Connectivity, type PostprocessReport } from './postprocess';
 import {
   cropGeometry,
@@ -276,6 +276,7 @@ export async function segment(
   const sw = manifest.sliding_window;
   const shifts: Vec3[] = sw.grid_shifts?.length ? sw.grid_shifts.map((v) => [...v] as Vec3) : [[0, 0, 0]];
   const placements: { grid: VolumeGeometry; scores: Float32Array; shift: Vec3 }[] = [];
+  let huModel0: Float32Array | undefined;
   const intensity = manifest.input.intensity;
   let tiles = 0;
   let tileSize: Vec3 = manifest.input.patch_size;
@@ -308,6 +309,10 @@ export async function segment(
       inverse: 'class scores resampled trilinearly from the model grid to the source grid (map back)',
     });
     end();
+
+    // The first placement's model-grid HU, kept (one model-grid volume) for the tissue levels of hu_refine's
+    // partial_volume_low, which need the network's mask (step 5).
+    if (p === 0 && manifest.postprocess.hu_refine?.partial_volume_low) huModel0 = Float32Array.from(modelInput);
 
     // 3. Clip + normalise (in place).
     begin('normalise');
@@ -372,11 +377,18 @@ export async function segment(
   const marginMm = opts.marginMm ?? 2 * Math.max(...manifest.input.target_spacing_mm);
   let srcBox: { lo: Vec3; hi: Vec3 } | null = null;
   const boxes: string[] = [];
+  let levels: TissueLevels | undefined;
   for (const pl of placements) {
     const modelLabels = argmax(pl.scores, C, voxelCount(pl.grid));
     if (manifest.postprocess.largest_component) {
       const gap = componentGapVoxels(manifest.postprocess, pl.grid.spacing);
       for (let c = 1; c < C; c++) keepMainComponents(modelLabels, pl.grid.dimensions, c, gap, conn);
+    }
+    if (huModel0 && pl === placements[0]) {
+      const fg = new Uint8Array(modelLabels.length);
+      for (let v = 0; v < fg.length; v++) fg[v] = modelLabels[v] !== 0 ? 1 : 0;
+      levels = tissueLevels(huModel0, fg, pl.grid.dimensions, manifest.postprocess.hu_refine!.window[0]);
+      huModel0 = undefined;
     }
     const box = boundingBox(modelLabels, pl.grid.dimensions);
     boxes.push(box ? `${box.lo.join(',')}..${box.hi.join(',')}` : 'none');
@@ -416,7 +428,9 @@ export async function segment(
     const [cx, cy, cz] = crop.dimensions;
     const cropLabels = new Uint8Array(cx * cy * cz);
     const plane = cx * cy;
-    const huRefine = manifest.postprocess.hu_refine;
+    const declared = manifest.postprocess.hu_refine;
+    // The window's low bound of this series (partial_volume_low), else as declared.
+    const huRefine = declared && levels ? { ...declared, window: [levels.low, declared.window[1]] as [number, number] } : declared;
     const fgThreshold = manifest.postprocess.foreground_threshold;
     const refined = { removed: 0, added: 0 };
     let thresholded = 0;
@@ -460,9 +474,12 @@ export async function segment(
       summary: `class scores trilinear${placements.length > 1 ? ` (mean of ${placements.length} placements)` : ''} → source grid box ${srcBox.lo.join(',')}..${srcBox.hi.join(',')} (${cx}x${cy}x${cz} of ${src.dimensions.join('x')}), argmax` +
         (fgThreshold !== undefined ? `; foreground p >= ${fgThreshold}: -${thresholded}` : '') +
         (huRefine
-          ? `; HU window [${huRefine.window.join(', ')}] refinement: -${refined.removed} outside, +${refined.added} inside with p >= ${huRefine.min_probability}`
+          ? `; HU window [${huRefine.window.map((x) => +x.toFixed(1)).join(', ')}] refinement: -${refined.removed} outside, +${refined.added} inside with p >= ${huRefine.min_probability}` +
+            (levels
+              ? ` (low bound half-way between muscle ${levels.muscle.toFixed(0)} and fat ${levels.fat.toFixed(0)} HU${levels.note ? `; ${levels.note}` : ''})`
+              : '')
           : ''),
-      huRefine: huRefine ? { ...huRefine, ...refined } : undefined,
+      huRefine: huRefine ? { ...huRefine, ...refined, ...(levels ? { levels } : {}) } : undefined,
       foregroundThreshold: fgThreshold !== undefined ? { threshold: fgThreshold, removed: thresholded } : undefined,
       from: first.grid,
       to: crop,
