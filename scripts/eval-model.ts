@@ -325,7 +325,9 @@ export function summarise(results: CaseResult[]): VariantSummary[] {
   return [...by.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([variant, s]) => {
-      const ok = (x: SideResult) => [x.dice >= 0.95, Math.abs(x.volume_err) <= 0.03, Math.abs(x.length_err) <= 0.03];
+      // per side: [Dice ≥ 0.95, |volume error| ≤ 3 %, |length error| ≤ 3 %]
+      const ok = s.map((x) => [x.dice >= 0.95, Math.abs(x.volume_err) <= 0.03, Math.abs(x.length_err) <= 0.03]);
+      const count = (t: (o: boolean[]) => boolean) => ok.filter(t).length;
       return {
         variant,
         sides: s.length,
@@ -334,10 +336,10 @@ export function summarise(results: CaseResult[]): VariantSummary[] {
         signed_vol: mean(s.map((x) => x.volume_err)),
         abs_vol: mean(s.map((x) => Math.abs(x.volume_err))),
         abs_len: mean(s.map((x) => Math.abs(x.length_err))),
-        dice_ok: s.filter((x) => ok(x)[0]).length,
-        vol_ok: s.filter((x) => ok(x)[1]).length,
-        len_ok: s.filter((x) => ok(x)[2]).length,
-        all_ok: s.filter((x) => ok(x).every(Boolean)).length,
+        dice_ok: count((o) => o[0]),
+        vol_ok: count((o) => o[1]),
+        len_ok: count((o) => o[2]),
+        all_ok: count((o) => o.every(Boolean)),
       };
     });
 }
@@ -347,7 +349,6 @@ export function formatSummary(s: VariantSummary): string {
     `volume ${pct(s.signed_vol)} signed / ${(100 * s.abs_vol).toFixed(2)}% abs, length ${(100 * s.abs_len).toFixed(2)}% abs; ` +
     `Dice >= .95 on ${s.dice_ok}, volume <= 3 % on ${s.vol_ok}, length <= 3 % on ${s.len_ok}, all three on ${s.all_ok}`;
 }
-
 
 export function formatCase(r: CaseResult): string {
   const head = `${r.name.padEnd(16)} ${r.dims.join('x').padEnd(12)} gen ${r.seconds.generate.toFixed(0)}s seg ${r.seconds.segment.toFixed(0)}s`;
