@@ -113,8 +113,15 @@ function withPvLow(pp: ModelManifest['postprocess'], on: boolean | undefined): M
   return on === undefined || !pp.hu_refine ? pp : { ...pp, hu_refine: { ...pp.hu_refine, partial_volume_low: on } };
 }
 
+/** hu_refine with extend_within_mm set to `mm` (0: removed; unchanged when undefined or there is no hu_refine). */
+function withExtend(pp: ModelManifest['postprocess'], mm: number | undefined): ModelManifest['postprocess'] {
+  if (mm === undefined || !pp.hu_refine) return pp;
+  const { extend_within_mm: _, ...rest } = pp.hu_refine;
+  return { ...pp, hu_refine: mm > 0 ? { ...rest, extend_within_mm: mm } : rest };
+}
+
 /** Manifest overrides to compare on the same phantoms (undefined = the package as it is). */
-export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3; gridShifts?: Vec3[]; align?: boolean; pvLow?: boolean } | undefined;
+export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3; gridShifts?: Vec3[]; align?: boolean; pvLow?: boolean; extendMm?: number } | undefined;
 
 export async function evaluateCases(
   cases: EvalCase[],
@@ -144,7 +151,7 @@ export async function evaluateCases(
                 ...(pp.patch ? { patch_size: pp.patch } : {}),
                 ...(pp.align !== undefined ? { align_to_patient_axes: pp.align } : {}),
               },
-              postprocess: withPvLow({ ...base.postprocess, ...pp.postprocess }, pp.pvLow),
+              postprocess: withExtend(withPvLow({ ...base.postprocess, ...pp.postprocess }, pp.pvLow), pp.extendMm),
               sliding_window: {
                 ...base.sliding_window,
                 ...(pp.overlap !== undefined ? { overlap: pp.overlap } : {}),
@@ -385,7 +392,8 @@ async function main(): Promise<void> {
   // size in model-grid voxels x,y,z ('ps=96,96,48'; the network is fully convolutional), with model-grid placements
   // for translation test-time augmentation ('gs=0,0,0:0.5,0.5,0.5', model voxels), with(out) an oblique series
   // resampled onto a model grid along the patient axes ('align', 'noalign'), with(out) hu_refine's per-series
-  // partial-volume low bound ('pv', 'nopv'), or several ('/'-joined)
+  // partial-volume low bound ('pv', 'nopv'), with hu_refine's extension only within MM of fat ('near=MM'; 'near=0':
+  // everywhere in the window), or several ('/'-joined)
   const variants: PostprocessVariant[] = (values.variants ?? 'pkg').split(';').map((v) => {
     if (v === 'pkg') return undefined;
     const out: NonNullable<PostprocessVariant> = {};
@@ -407,6 +415,11 @@ async function main(): Promise<void> {
       else if (part === 'mirror' || part === 'nomirror') out.mirror = part === 'mirror';
       else if (part === 'align' || part === 'noalign') out.align = part === 'align';
       else if (part === 'pv' || part === 'nopv') out.pvLow = part === 'pv';
+      else if (part.startsWith('near=')) {
+        const mm = Number(part.slice(5));
+        if (!(mm >= 0)) throw new Error(`--variants: ${part} must give hu_refine.extend_within_mm in mm (0: off)`);
+        out.extendMm = mm;
+      }
       else if (part === 'nolc') out.postprocess = { ...out.postprocess, largest_component: false };
       else if (part.startsWith('gap=')) out.postprocess = { ...out.postprocess, component_gap_mm: Number(part.slice(4)) };
       else if (part.startsWith('t=')) out.postprocess = { ...out.postprocess, foreground_threshold: Number(part.slice(2)) };

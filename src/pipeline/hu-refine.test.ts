@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MIN_LEVEL_VOXELS, PV_LOW_RANGE_HU, refineByHu, thresholdForeground, tissueLevels } from './hu-refine';
+import { extendRadiusVoxels, MIN_LEVEL_VOXELS, nearLowMask, PV_LOW_RANGE_HU, refineByHu, thresholdForeground, tissueLevels } from './hu-refine';
 
 // 3 channels (bg, left, right), 6 voxels; scores channel-major.
 const bg = [0.9, 0.2, 0.6, 0.65, 0.1, 0.7];
@@ -24,6 +24,67 @@ describe('refineByHu', () => {
 
   it('refuses an empty window', () => {
     expect(() => refineByHu(scores, 3, 6, argmaxOf(), () => 0, { window: [10, 10], min_probability: 0.3 })).toThrow(/low < high/);
+  });
+
+  it.each([
+    // extension mask (extend_within_mm): only background voxels #2 (left 0.3) and #3 (right 0.25) may be claimed
+    { at: [1, 1, 1, 1, 1, 1], want: [0, 1, 1, 2, 2, 0], added: 2 },
+    { at: [0, 0, 1, 0, 0, 0], want: [0, 1, 1, 0, 2, 0], added: 1 },
+    { at: [0, 0, 0, 0, 0, 0], want: [0, 1, 0, 0, 2, 0], added: 0 },
+  ])('extension only where the mask allows it: $at', ({ at, want, added }) => {
+    const labels = argmaxOf();
+    const res = refineByHu(scores, 3, 6, labels, () => 50, { window: [-29, 150], min_probability: 0.25 }, Uint8Array.from(at));
+    expect(Array.from(labels)).toEqual(want);
+    expect(res).toEqual({ removed: 0, added });
+  });
+
+  it('the extension mask never keeps a voxel outside the window', () => {
+    const labels = argmaxOf();
+    const res = refineByHu(scores, 3, 6, labels, (v) => (v === 1 ? -100 : 50), { window: [-29, 150], min_probability: 0.25 }, new Uint8Array(6));
+    expect(Array.from(labels)).toEqual([0, 0, 0, 0, 2, 0]);
+    expect(res).toEqual({ removed: 1, added: 0 });
+  });
+
+  it('refuses an extension mask of the wrong size', () => {
+    expect(() => refineByHu(scores, 3, 6, argmaxOf(), () => 0, { window: [-29, 150], min_probability: 0.3 }, new Uint8Array(5))).toThrow(/extension mask of 5 voxels for 6/);
+  });
+});
+
+describe('nearLowMask, extendRadiusVoxels (extend_within_mm)', () => {
+  // 9×7×2 slab: one fat voxel at (4, 3) in slice 0, slice 1 all muscle.
+  const dims: [number, number, number] = [9, 7, 2];
+  const hu = (v: number) => (v === 4 + 9 * 3 ? -100 : 50);
+
+  it.each([
+    { r: [1, 1] as [number, number], count: 9 },
+    { r: [2, 1] as [number, number], count: 15 },
+    { r: [4, 3] as [number, number], count: 63 },
+  ])('a square of (2·$r.0 + 1) × (2·$r.1 + 1) voxels around the fat in its own slice only', ({ r, count }) => {
+    const m = nearLowMask(hu, dims, -29, r);
+    let s0 = 0, s1 = 0;
+    for (let v = 0; v < 63; v++) s0 += m[v];
+    for (let v = 63; v < 126; v++) s1 += m[v];
+    expect(s0).toBe(count);
+    expect(s1).toBe(0);
+    expect(m[4 + r[0] + 9 * 3]).toBe(1);
+    if (4 + r[0] + 1 < 9) expect(m[4 + r[0] + 1 + 9 * 3]).toBe(0);
+  });
+
+  it('the low bound is exclusive: a voxel at the bound is not fat', () => {
+    expect(nearLowMask(() => -29, [3, 3, 1], -29, [1, 1]).every((x) => x === 0)).toBe(true);
+    expect(nearLowMask(() => -29.5, [3, 3, 1], -29, [1, 1]).every((x) => x === 1)).toBe(true);
+  });
+
+  it.each([
+    { mm: 4, spacing: [0.7, 0.7, 1] as [number, number, number], want: [6, 6] },
+    { mm: 4, spacing: [1.5, 1.2, 5] as [number, number, number], want: [3, 3] },
+    { mm: 1, spacing: [-1.5, 2.5, 3] as [number, number, number], want: [1, 1] }, // at least one voxel; sign ignored
+  ])('$mm mm at spacing $spacing → $want voxels', ({ mm, spacing, want }) => {
+    expect(extendRadiusVoxels(mm, spacing)).toEqual(want);
+  });
+
+  it.each([0, -2, Number.NaN])('refuses %s mm', (mm) => {
+    expect(() => extendRadiusVoxels(mm, [1, 1, 1])).toThrow(/extend_within_mm must be > 0 mm/);
   });
 });
 

@@ -28,6 +28,15 @@ export interface HuRefine {
    * window[0] ± PV_LOW_RANGE_HU. Absent/false: window[0] as declared.
    */
   partial_volume_low?: boolean;
+  /**
+   * Optional (mm, > 0): the extension (a background-argmax voxel claimed at p >= min_probability) applies only
+   * within this distance, along each in-plane axis of the source grid, of a voxel below the window's low bound
+   * (fat, air). Elsewhere the network's argmax stands. Why: where the psoas meets fat the CT bounds the growth, so a
+   * lower probability may claim up to the fat; where it meets tissue of its own HU (iliacus, thigh and body-wall
+   * muscle, liver, kidney) nothing bounds it and claiming the 0.4 iso-surface instead of the 0.5 one adds a rim of
+   * over-segmentation there. Absent: the extension applies wherever the HU is inside the window.
+   */
+  extend_within_mm?: number;
 }
 
 /** How far (HU) the per-series low bound may move from the declared window[0]. */
@@ -95,8 +104,28 @@ export function tissueLevels(hu: ArrayLike<number>, fg: Uint8Array, dims: Vec3, 
 }
 
 /**
+ * Where the extension of `refineByHu` may act under `extend_within_mm`: 1 at the voxels of a slab (dims x, y, slices;
+ * `hu(v)` the HU of slab voxel v = i + x (j + y k)) that lie within `radiusVox` voxels, along each in-plane axis (a
+ * square, slice by slice), of a voxel whose HU is below `low`. In-plane only: the map back runs slab by slab, and the
+ * psoas, running craniocaudally, meets its fat mostly across the slice.
+ */
+export function nearLowMask(hu: (v: number) => number, dims: Vec3, low: number, radiusVox: [number, number]): Uint8Array {
+  const n = dims[0] * dims[1] * dims[2];
+  const below = new Uint8Array(n);
+  for (let v = 0; v < n; v++) below[v] = hu(v) < low ? 1 : 0;
+  return dilateBox(below, dims, [radiusVox[0], radiusVox[1], 0]);
+}
+
+/** In-plane radius (voxels of each in-plane axis) for `extend_within_mm` on a grid of this spacing (mm). */
+export function extendRadiusVoxels(mm: number, spacing: Vec3): [number, number] {
+  if (!(mm > 0)) throw new PsoasError('BAD_ARGUMENT', `extend_within_mm must be > 0 mm, got ${mm}`, mm);
+  return [Math.max(1, Math.round(mm / Math.abs(spacing[0]))), Math.max(1, Math.round(mm / Math.abs(spacing[1])))];
+}
+
+/**
  * Refines `labels` (argmax of `scores`, channel-major: scores[c * n + v]) in place. `hu(v)` returns the HU of slab
- * voxel v. Channel 0 is background. Returns how many voxels were removed and added.
+ * voxel v. Channel 0 is background. `extendAt` (optional, 1 per voxel): the extension acts only where it is 1
+ * (nearLowMask, for `extend_within_mm`). Returns how many voxels were removed and added.
  */
 export function refineByHu(
   scores: ArrayLike<number>,
@@ -105,7 +134,10 @@ export function refineByHu(
   labels: Uint8Array,
   hu: (v: number) => number,
   opts: HuRefine,
+  extendAt?: Uint8Array,
 ): { removed: number; added: number } {
+  if (extendAt && extendAt.length !== n)
+    throw new PsoasError('BAD_ARGUMENT', `refineByHu: extension mask of ${extendAt.length} voxels for ${n}`, extendAt.length);
   const [lo, hi] = opts.window;
   if (!(lo < hi)) throw new PsoasError('BAD_ARGUMENT', `hu_refine window must be [low, high] with low < high, got [${lo}, ${hi}]`, opts.window);
   const pMin = opts.min_probability;
@@ -118,7 +150,7 @@ export function refineByHu(
         labels[v] = 0;
         removed++;
       }
-    } else if (inside) {
+    } else if (inside && (!extendAt || extendAt[v])) {
       let best = 0, bp = -Infinity;
       for (let c = 1; c < channels; c++) {
         const p = scores[c * n + v];

@@ -69,6 +69,7 @@ describe('validateManifest', () => {
     ['negative component gap', (m) => (m.postprocess.component_gap_mm = -2), /component_gap_mm must be in \[0, 50\] mm/],
     ['hu_refine window reversed', (m) => (m.postprocess.hu_refine = { window: [150, -29], min_probability: 0.3 }), /hu_refine\.window must be \[low, high\]/],
     ['hu_refine p above 0.5', (m) => (m.postprocess.hu_refine = { window: [-29, 150], min_probability: 0.7 }), /min_probability must be in \(0, 0\.5\]/],
+    ['hu_refine extend_within_mm not positive', (m) => (m.postprocess.hu_refine = { window: [-29, 150], min_probability: 0.4, extend_within_mm: 0 }), /hu_refine\.extend_within_mm .*in \(0, 50\] mm/],
     ['hu_refine partial_volume_low not a boolean', (m) => (m.postprocess.hu_refine = { window: [-29, 150], min_probability: 0.4, partial_volume_low: 'yes' }), /hu_refine\.partial_volume_low must be true or false/],
     ['foreground_threshold below 0.5', (m) => (m.postprocess.foreground_threshold = 0.4), /foreground_threshold must be in \[0\.5, 1\)/],
     ['foreground_threshold 1', (m) => (m.postprocess.foreground_threshold = 1), /foreground_threshold must be in \[0\.5, 1\)/],

@@ -233,6 +233,8 @@ export function validateManifest(json: unknown, source = 'manifest.json'): Model
     num(hr.min_probability, 'postprocess.hu_refine.min_probability', (x) => x > 0 && x <= 0.5, 'in (0, 0.5]');
     if (hr.partial_volume_low !== undefined && typeof hr.partial_volume_low !== 'boolean')
       fail('postprocess.hu_refine.partial_volume_low', 'must be true or false', hr.partial_volume_low);
+    if (hr.extend_within_mm !== undefined)
+      num(hr.extend_within_mm, 'postprocess.hu_refine.extend_within_mm', (x) => x > 0 && x <= 50, 'in (0, 50] mm');
   }
   if (post.foreground_threshold !== undefined)
     num(post.foreground_threshold, 'postprocess.foreground_threshold', (x) => x >= 0.5 && x < 1, 'in [0.5, 1)');

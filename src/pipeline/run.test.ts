@@ -224,6 +224,53 @@ describe('segment (pure TS model)', () => {
     expect(dice(pv.mask.data, fixed.mask.data, 1)).toBeGreaterThan(0.999);
   });
 
+  it('hu_refine.extend_within_mm: the extension acts only near fat; masks nested between no extension and extension everywhere', async () => {
+    const g = grid(DIRS[0][1]);
+    const { ct } = cylinderPhantom(g);
+    // A 6 mm ring of -40 HU tissue around the left cylinder (inside the window, just below the tiny model's class
+    // threshold of -25 HU, so argmax says background but p(left) is 0.3-0.4 there), fat beyond it.
+    const [nx, ny] = g.dimensions;
+    for (let v = 0; v < ct.data.length; v++) {
+      const [x, y, z] = indexToWorld(g, [v % nx, Math.floor(v / nx) % ny, Math.floor(v / (nx * ny))]);
+      const r = Math.hypot(x - 45, y - 30);
+      if (Math.abs(z) <= 50 && r > 16 && r <= 22) ct.data[v] = -40;
+    }
+    const run = async (p: number, mm?: number) => {
+      const m = tinyManifest();
+      m.postprocess.hu_refine = { window: [-60, 400], min_probability: p, ...(mm !== undefined ? { extend_within_mm: mm } : {}) };
+      const res = await segment(ct, m, tinyModelReference);
+      return { mask: res.mask.data, mb: res.steps.find((s) => s.step === 'mapBack')! };
+    };
+    const none = await run(0.5);
+    const near = await run(0.25, 2);
+    const all = await run(0.25);
+    expect(near.mb.summary).toMatch(/inside with p >= 0.25 within 2 mm of HU < -60/);
+    expect((near.mb.huRefine as { extend_within_mm?: number }).extend_within_mm).toBe(2);
+    const count = (a: Uint8Array) => a.reduce((s, x) => s + (x === 1 ? 1 : 0), 0);
+    for (let v = 0; v < ct.data.length; v++) {
+      if (none.mask[v] === 1) expect(near.mask[v]).toBe(1);
+      if (near.mask[v] === 1) expect(all.mask[v]).toBe(1);
+    }
+    const [a, b, c] = [count(none.mask), count(near.mask), count(all.mask)];
+    console.info(`left voxels: no extension ${a}, extension within 2 mm of fat ${b}, everywhere in the window ${c}`);
+    expect(b).toBeGreaterThan(a);
+    expect(c).toBeGreaterThan(b);
+    // every voxel the restricted extension added lies within 2 mm (in-plane, per axis) of a voxel below -60 HU
+    const sp = g.spacing.map(Math.abs);
+    const ri = Math.max(1, Math.round(2 / sp[0])), rj = Math.max(1, Math.round(2 / sp[1]));
+    for (let v = 0; v < ct.data.length; v++) {
+      if (near.mask[v] !== 1 || none.mask[v] === 1) continue;
+      const i = v % nx, j = Math.floor(v / nx) % ny, k = Math.floor(v / (nx * ny));
+      let found = false;
+      for (let dj = -rj; dj <= rj && !found; dj++)
+        for (let di = -ri; di <= ri && !found; di++) {
+          const ii = i + di, jj = j + dj;
+          if (ii >= 0 && ii < nx && jj >= 0 && jj < ny && ct.data[ii + nx * (jj + ny * k)] < -60) found = true;
+        }
+      expect(found).toBe(true);
+    }
+  });
+
   it('cancels via AbortSignal', async () => {
     const ac = new AbortController();
     let calls = 0;

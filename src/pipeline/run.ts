@@ -20,7 +20,7 @@ import { indexToWorld, orientationCode, voxelCount, voxelVolumeMm3, worldToIndex
 import type { Volume } from '../core/volume';
 import { normaliseValue, clipNormalise } from './intensity';
 import { largestTensorBytesPerVoxel, type ManifestPostprocess, type ModelManifest } from './manifest';
-import { refineByHu, thresholdForeground, tissueLevels, type TissueLevels } from './hu-refine';
+import { extendRadiusVoxels, nearLowMask, refineByHu, thresholdForeground, tissueLevels, type TissueLevels } from './hu-refine';
 import { argmax, boundingBox, keepMainComponents, postprocessLabels, type Connectivity, type PostprocessReport } from './postprocess';
 import {
   cropGeometry,
@@ -460,7 +460,10 @@ export async function segment(
             const i = v % cx, j = Math.floor(v / cx) % cy, k = k0 + Math.floor(v / plane);
             return image.data[srcBox.lo[0] + i + nx * (srcBox.lo[1] + j + ny * (srcBox.lo[2] + k))];
           };
-          const r = refineByHu(values, C, slabN, slabLabels, hu, huRefine);
+          const extendAt = huRefine.extend_within_mm !== undefined
+            ? nearLowMask(hu, [cx, cy, k1 - k0], huRefine.window[0], extendRadiusVoxels(huRefine.extend_within_mm, src.spacing))
+            : undefined;
+          const r = refineByHu(values, C, slabN, slabLabels, hu, huRefine, extendAt);
           refined.removed += r.removed;
           refined.added += r.added;
         }
@@ -475,6 +478,7 @@ export async function segment(
         (fgThreshold !== undefined ? `; foreground p >= ${fgThreshold}: -${thresholded}` : '') +
         (huRefine
           ? `; HU window [${huRefine.window.map((x) => +x.toFixed(1)).join(', ')}] refinement: -${refined.removed} outside, +${refined.added} inside with p >= ${huRefine.min_probability}` +
+            (huRefine.extend_within_mm !== undefined ? ` within ${huRefine.extend_within_mm} mm of HU < ${+huRefine.window[0].toFixed(1)}` : '') +
             (levels
               ? ` (low bound half-way between muscle ${levels.muscle.toFixed(0)} and fat ${levels.fat.toFixed(0)} HU${levels.note ? `; ${levels.note}` : ''})`
               : '')
