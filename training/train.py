@@ -39,6 +39,9 @@ from niftiio import read_nifti, to_lps_canonical  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLIP = (-200.0, 300.0)  # HU window fed to the model
+# Pseudo label for --bg-muscle-hu: voxels the generator labels background (0) whose HU reads as muscle, i.e. the body
+# wall and thigh muscles, which it paints without a label. Not a generator label value (those are 0..25).
+BG_MUSCLE = 100
 
 
 def normalise(hu):
@@ -149,7 +152,7 @@ def upright_sampler(shape, affine, spacing, dev='cpu'):
 
 
 def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, focus_labels=(), dev='cpu',
-              upright=False):
+              upright=False, bg_muscle_hu=None):
     """Image, psoas labels, psoas voxel list, 'hard negatives' and 'focus negatives' on the model grid.
 
     Hard negatives: voxels of the phantom structures in `hard_labels` (e.g. iliacus, liver) within `hard_margin_mm`
@@ -160,9 +163,14 @@ def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, fo
     The tensors are made and kept on `dev` (on a GPU the resampling takes milliseconds and patches need no copy).
     With `upright`, an oblique series is resampled onto a grid along the patient axes (upright_sampler), as the
     pipeline runs it when a package sets input.align_to_patient_axes.
+    With `bg_muscle_hu` = (lo, hi), background voxels whose HU (source grid, noise included) is within [lo, hi] get the
+    pseudo label BG_MUSCLE, so `hard_labels` / `focus_labels` can name them like any phantom structure.
     """
     img, aff = read_nifti(os.path.join(d, 'image.nii.gz'))
     lab_all, _ = read_nifti(os.path.join(d, 'labels.nii.gz'))
+    if bg_muscle_hu is not None:
+        lo, hi = bg_muscle_hu
+        lab_all = np.where((lab_all == 0) & (img >= lo) & (img <= hi), BG_MUSCLE, lab_all).astype(lab_all.dtype)
     if upright and tilt_deg(aff) >= OBLIQUE_MIN_DEG:
         return load_case_upright(img, lab_all, aff, spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels, dev)
     img, sp = to_lps_canonical(img, aff)
@@ -341,6 +349,9 @@ def main():
     ap.add_argument('--upright-oblique', action='store_true',
                     help='oblique phantoms on a model grid along the patient axes (as a package with '
                     'input.align_to_patient_axes runs them; check with training/check_upright.py)')
+    ap.add_argument('--bg-muscle-hu', type=float, nargs=2, metavar=('LO', 'HI'),
+                    help=f'background voxels with HU in [LO, HI] (the body wall and thigh muscles, unlabelled in the '
+                    f'phantoms) get the pseudo label {BG_MUSCLE}, e.g. for --focus-labels 18 {BG_MUSCLE}')
     args = ap.parse_args()
     if args.budget_probe <= 10:
         ap.error('--budget-probe must be > 10')
@@ -400,7 +411,8 @@ def main():
         def one(n):
             d = generate(1000 + n, VARIANTS[n % len(VARIANTS)], args.data)
             return load_case(d, args.spacing, tuple(args.hard_labels), args.hard_margin_mm, args.cranial_mm,
-                             tuple(args.focus_labels), dev, upright=args.upright_oblique)
+                             tuple(args.focus_labels), dev, upright=args.upright_oblique,
+                             bg_muscle_hu=tuple(args.bg_muscle_hu) if args.bg_muscle_hu else None)
         if args.workers > 1:
             from concurrent.futures import ThreadPoolExecutor
             with ThreadPoolExecutor(args.workers) as pool:
