@@ -9,7 +9,8 @@
 #      (bundled), the checkpoint (weights only) written to $OUT/run/ckpt.pt; export it here with --export-only.
 # Environment (for a dry run on the CPU machine): PY (python with torch), SEEDS (160), BENCH_DIMS (512,512,300),
 # TRAIN_END_S (seconds after start when training must end; 470), GEN_THREADS (12), BATCH (8), BENCH_RUNS (3),
-# INIT (the package to start from; models/psoas-unet3d), SKIP_TORCH (set: no PyTorch per-tile figure), GL_ROOT (/).
+# INIT (the package to start from; models/psoas-unet3d), SKIP_TORCH (set: no PyTorch per-tile figure), GL_ROOT (/),
+# TRAIN_EXTRA (more train.py options, appended so they override, e.g. '--bg-muscle-hu 20 150 --focus-labels 18 100').
 set -u
 OUT=${OUT:-/tmp/device-out}
 PY=${PY:-python3}
@@ -74,6 +75,6 @@ log "training until $((DEADLINE - T0))s"
 "$PY" training/train.py --init "${INIT:-models/psoas-unet3d}" --run "$OUT/run" --out /tmp/unused-package --no-export --slim-ckpt \
   --seeds "$SEEDS" --workers "$GEN_THREADS" --deadline "$DEADLINE" --steps 1000000 --ckpt-every 250 --batch "$BATCH" \
   --patch 48 96 96 --p-fg 0.5 --lr 3e-4 --hard-labels 18 12 10 11 17 --hard-weight 3 --p-hard 0.25 --cranial-mm 45 \
-  --focus-labels 18 --p-focus 0.3 --focus-weight 8 --upright-oblique --version 0.9.0 > "$OUT/train.log" 2>&1
+  --focus-labels 18 --p-focus 0.3 --focus-weight 8 --upright-oblique --version 0.9.0 ${TRAIN_EXTRA:-} > "$OUT/train.log" 2>&1
 log "training exit $?: $(tail -3 "$OUT/train.log")"
 ls -la "$OUT" "$OUT/run"
