@@ -412,7 +412,7 @@ def main():
             d = generate(1000 + n, VARIANTS[n % len(VARIANTS)], args.data)
             return load_case(d, args.spacing, tuple(args.hard_labels), args.hard_margin_mm, args.cranial_mm,
                              tuple(args.focus_labels), dev, upright=args.upright_oblique,
-                             bg_muscle_hu=tuple(args.bg_muscle_hu) if args.bg_muscle_hu else None)
+                             bg_muscle_hu=args.bg_muscle_hu)
         if args.workers > 1:
             from concurrent.futures import ThreadPoolExecutor
             with ThreadPoolExecutor(args.workers) as pool:
