@@ -212,7 +212,9 @@ def finish_case(t_img, t_lab, lab_all, to_model, spacing, hard_labels, hard_marg
     if cranial_mm > 0:
         cap = cranial_cap(t_lab, spacing, cranial_mm, hard_margin_mm)
         hard = cap if hard is None else hard | cap
-    return t_img[0], t_lab, fg, hard, focus
+    # labels kept as uint8 (values 0-2): an int64 map is 8x the memory, and 160 cases of them filled this machine's
+    # 24 GiB before the first step (session 18); random_patch's patches are widened again for the loss
+    return t_img[0], t_lab.to(torch.uint8), fg, hard, focus
 
 
 def load_case_upright(img, lab_all, aff, spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels, dev):
@@ -308,6 +310,9 @@ def main():
     ap.add_argument('--seeds', type=int, default=30, help='number of training phantoms (seeds 1000..)')
     ap.add_argument('--steps', type=int, default=3000)
     ap.add_argument('--batch', type=int, default=2, help='>= 2: batch 1 hits a slow InstanceNorm path on CPU torch')
+    ap.add_argument('--accum', type=int, default=1,
+                    help='gradient accumulation: each optimiser step sums this many batches of --batch patches (e.g. '
+                         '--batch 2 --accum 4 gives batch 8\'s gradient at batch 2\'s memory; the Dice term is per batch)')
     ap.add_argument('--patch', type=int, nargs=3, default=[32, 64, 64], help='D H W (k j i) of the model grid')
     ap.add_argument('--spacing', type=float, nargs=3, default=[2.0, 2.0, 3.0], help='model spacing x y z (mm)')
     ap.add_argument('--channels', type=int, nargs='+', default=[16, 32, 64, 128], help='U-Net widths per level')
@@ -435,32 +440,36 @@ def main():
         while step < args.steps:
             for g in opt.param_groups:
                 g['lr'] = lr_at(step, args.steps, args.lr)
-            xs, ys, ws = [], [], []
-            for _ in range(args.batch):
-                ci = int(rng.integers(len(cases)))
-                img, lab, fg, hard, focus = cases[ci]
-                x, y, hm, fm = random_patch(img, lab, fg, args.patch, rng, p_fg=args.p_fg, hard=hard,
-                                            hard_idx=hard_idx[ci], p_hard=args.p_hard, focus=focus,
-                                            focus_idx=focus_idx[ci], p_focus=args.p_focus)
-                # voxel weights of the cross-entropy: only when hard or focus negatives weigh more
-                if args.hard_weight != 1.0 or args.focus_weight != 1.0:
-                    wv = torch.ones_like(y, dtype=torch.float32)
-                    if hm is not None:
-                        wv = wv + (args.hard_weight - 1.0) * hm.float()
-                    if fm is not None:  # focus voxels are hard too: their weight replaces the hard one
-                        wv = wv + (args.focus_weight - args.hard_weight) * fm.float()
-                    ws.append(wv)
-                x = x * float(rng.uniform(0.9, 1.1)) + float(rng.uniform(-0.1, 0.1))  # intensity augmentation
-                x = x + torch.randn_like(x) * float(rng.uniform(0, 0.05))
-                xs.append(x)
-                ys.append(y)
-            x = torch.stack(xs).to(dev)
-            y = torch.stack(ys).to(dev)
-            w = torch.stack(ws).to(dev) if ws else None
-            loss = dice_ce_loss(model(x), y, w)
             opt.zero_grad()
-            loss.backward()
+            loss_sum = 0.0
+            for _ in range(args.accum):
+                xs, ys, ws = [], [], []
+                for _ in range(args.batch):
+                    ci = int(rng.integers(len(cases)))
+                    img, lab, fg, hard, focus = cases[ci]
+                    x, y, hm, fm = random_patch(img, lab, fg, args.patch, rng, p_fg=args.p_fg, hard=hard,
+                                                hard_idx=hard_idx[ci], p_hard=args.p_hard, focus=focus,
+                                                focus_idx=focus_idx[ci], p_focus=args.p_focus)
+                    # voxel weights of the cross-entropy: only when hard or focus negatives weigh more
+                    if args.hard_weight != 1.0 or args.focus_weight != 1.0:
+                        wv = torch.ones_like(y, dtype=torch.float32)
+                        if hm is not None:
+                            wv = wv + (args.hard_weight - 1.0) * hm.float()
+                        if fm is not None:  # focus voxels are hard too: their weight replaces the hard one
+                            wv = wv + (args.focus_weight - args.hard_weight) * fm.float()
+                        ws.append(wv)
+                    x = x * float(rng.uniform(0.9, 1.1)) + float(rng.uniform(-0.1, 0.1))  # intensity augmentation
+                    x = x + torch.randn_like(x) * float(rng.uniform(0, 0.05))
+                    xs.append(x)
+                    ys.append(y)
+                x = torch.stack(xs).to(dev)
+                y = torch.stack(ys).long().to(dev)
+                w = torch.stack(ws).to(dev) if ws else None
+                loss = dice_ce_loss(model(x), y, w)
+                (loss / args.accum).backward()
+                loss_sum += loss.item() / args.accum
             opt.step()
+            loss = torch.tensor(loss_sum)
             history.append(round(loss.item(), 4))
             train_s = time.time() - t1
             if step + 1 == step0 + 10:
