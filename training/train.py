@@ -469,8 +469,7 @@ def main():
                 (loss / args.accum).backward()
                 loss_sum += loss.item() / args.accum
             opt.step()
-            loss = torch.tensor(loss_sum)
-            history.append(round(loss.item(), 4))
+            history.append(round(loss_sum, 4))
             train_s = time.time() - t1
             if step + 1 == step0 + 10:
                 t_warm = time.time()  # the first steps are slow (cuDNN tries its algorithms): not in the estimate
@@ -482,7 +481,7 @@ def main():
                 print(f'time budget {args.time_budget:.0f}s at {per_step * 1000:.0f} ms/step: --steps {args.steps}', flush=True)
             if step % 20 == 0 or step == args.steps - 1:
                 recent = history[-20:]
-                print(f'step {step} loss {loss.item():.4f} mean20 {sum(recent) / len(recent):.4f} '
+                print(f'step {step} loss {loss_sum:.4f} mean20 {sum(recent) / len(recent):.4f} '
                       f'lr {lr_at(step, args.steps, args.lr):.2e} ({train_s:.0f}s)', flush=True)
             if (step + 1) % args.ckpt_every == 0 or step == args.steps - 1:
                 save(step + 1)
