@@ -1,5 +1,6 @@
 import { cache } from '@cornerstonejs/core';
 import { describe, expect, it } from 'vitest';
+import { nextTask } from '../core/tasks';
 import { createLocalVolumeInSlabs, removeLocalVolume, type LocalVolumeSpec } from './localVolume';
 
 /** A dims[0]×dims[1]×dims[2] Uint8 volume whose voxel value is its slice index k (mod 256). */
@@ -19,13 +20,20 @@ function spec(dims: [number, number, number]): LocalVolumeSpec {
 describe('createLocalVolumeInSlabs', () => {
   it('builds the volume a few slices per task: slices share the buffer, the volume reads back every voxel', async () => {
     const s = spec([64, 48, 40]);
+    // A budget of 0 ms yields after every slice: a rival loop of macrotasks runs between slices.
     let ticks = 0;
-    const timer = setInterval(() => ticks++, 0);
-    // A budget of 0 ms yields after every slice: the event loop runs between slices.
+    let done = false;
+    const rival = (async () => {
+      while (!done) {
+        await nextTask();
+        ticks++;
+      }
+    })();
     expect(await createLocalVolumeInSlabs('t-slabs', s, 0)).toBe(true);
     const id = 't-slabs';
-    clearInterval(timer);
-    expect(ticks).toBeGreaterThan(0);
+    done = true;
+    await rival;
+    expect(ticks).toBeGreaterThan(10);
     const v = cache.getVolume(id)!;
     expect(v.dimensions).toEqual([64, 48, 40]);
     expect(v.imageIds).toHaveLength(40);
@@ -59,7 +67,11 @@ describe('createLocalVolumeInSlabs', () => {
   it('removeLocalVolume during the creation stops it: nothing cached, no slice images left; a later call builds again', async () => {
     const s = spec([16, 16, 30]);
     const p = createLocalVolumeInSlabs('t-cancel', s, 0);
-    await new Promise((r) => setTimeout(r, 0));
+    // Budget 0: the creation yields after (nearly) every slice. Cancel once a few slices exist, while it is
+    // suspended mid-way. (A setTimeout here raced the creation: on a fast machine all 30 slices, one macrotask
+    // each, could finish inside the timer's 1 ms, and CI saw `true`.)
+    while (!cache.getImage('t-cancel_slice_2')) await nextTask();
+    expect(cache.getImage('t-cancel_slice_29')).toBeUndefined();
     removeLocalVolume('t-cancel');
     expect(await p).toBe(false);
     expect(cache.getVolume('t-cancel')).toBeUndefined();
