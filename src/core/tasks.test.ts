@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { copyInChunks, nextTask } from './tasks';
+import { macrotasksDuring } from './tasks.testing';
 
 describe('nextTask', () => {
   it('resolves after already queued macrotasks', async () => {
@@ -29,18 +30,7 @@ describe('copyInChunks', () => {
   });
 
   it('lets the event loop run between chunks', async () => {
-    // A rival loop of macrotasks (not a setInterval: Node's 1 ms timer can miss 64 fast chunks altogether).
-    let ticks = 0;
-    let done = false;
-    const rival = (async () => {
-      while (!done) {
-        await nextTask();
-        ticks++;
-      }
-    })();
-    await copyInChunks(new Int16Array(64), 1);
-    done = true;
-    await rival;
+    const { ticks } = await macrotasksDuring(copyInChunks(new Int16Array(64), 1));
     expect(ticks).toBeGreaterThan(10);
   });
 });

@@ -1,6 +1,7 @@
 import { cache } from '@cornerstonejs/core';
 import { describe, expect, it } from 'vitest';
 import { nextTask } from '../core/tasks';
+import { macrotasksDuring } from '../core/tasks.testing';
 import { createLocalVolumeInSlabs, removeLocalVolume, type LocalVolumeSpec } from './localVolume';
 
 /** A dims[0]×dims[1]×dims[2] Uint8 volume whose voxel value is its slice index k (mod 256). */
@@ -20,19 +21,10 @@ function spec(dims: [number, number, number]): LocalVolumeSpec {
 describe('createLocalVolumeInSlabs', () => {
   it('builds the volume a few slices per task: slices share the buffer, the volume reads back every voxel', async () => {
     const s = spec([64, 48, 40]);
-    // A budget of 0 ms yields after every slice: a rival loop of macrotasks runs between slices.
-    let ticks = 0;
-    let done = false;
-    const rival = (async () => {
-      while (!done) {
-        await nextTask();
-        ticks++;
-      }
-    })();
-    expect(await createLocalVolumeInSlabs('t-slabs', s, 0)).toBe(true);
+    // A budget of 0 ms yields after every slice: a competing loop of macrotasks runs between slices.
+    const { result, ticks } = await macrotasksDuring(createLocalVolumeInSlabs('t-slabs', s, 0));
+    expect(result).toBe(true);
     const id = 't-slabs';
-    done = true;
-    await rival;
     expect(ticks).toBeGreaterThan(10);
     const v = cache.getVolume(id)!;
     expect(v.dimensions).toEqual([64, 48, 40]);
@@ -70,7 +62,8 @@ describe('createLocalVolumeInSlabs', () => {
     // Budget 0: the creation yields after (nearly) every slice. Cancel once a few slices exist, while it is
     // suspended mid-way. (A setTimeout here raced the creation: on a fast machine all 30 slices, one macrotask
     // each, could finish inside the timer's 1 ms, and CI saw `true`.)
-    while (!cache.getImage('t-cancel_slice_2')) await nextTask();
+    for (let i = 0; i < 100 && !cache.getImage('t-cancel_slice_2'); i++) await nextTask();
+    expect(cache.getImage('t-cancel_slice_2')).toBeDefined();
     expect(cache.getImage('t-cancel_slice_29')).toBeUndefined();
     removeLocalVolume('t-cancel');
     expect(await p).toBe(false);
