@@ -10,7 +10,7 @@
  * pipeline bug fails CI; they are not the acceptance targets. The chest case (no psoas, < 1 mL) is the target itself.
  */
 import { describe, expect, it } from 'vitest';
-import { EVAL_CASES, edgeCounts, evaluateCases, formatCase, summarise, type CaseResult, type SideResult } from './eval-model';
+import { EVAL_CASES, HOLDOUT_CASES, VALIDATION_CASES, edgeCounts, evaluateCases, formatCase, summarise, type CaseResult, type SideResult } from './eval-model';
 
 /** Per case: lowest Dice of either side, largest |volume error| and |length error| (fractions) of either side. */
 const FLOORS: Record<string, { dice: number; vol: number; len: number }> = {
@@ -94,5 +94,15 @@ describe('summarise (per-variant figures of a set)', () => {
   });
   it('a run without variants is variant 0', () => {
     expect(summarise([res('x', side(1, 0, 0), side(1, 0, 0))]).map((s) => s.variant)).toEqual([0]);
+  });
+});
+
+describe('phantom sets', () => {
+  it('validation, eval and hold-out use disjoint seeds and names, none in the training range 1000..1999', () => {
+    const all = [...VALIDATION_CASES, ...EVAL_CASES, ...HOLDOUT_CASES];
+    const seeds = all.map((c) => c.phantom.seed);
+    expect(new Set(seeds).size).toBe(all.length);
+    expect(new Set(all.map((c) => c.name)).size).toBe(all.length);
+    expect(seeds.filter((x) => x >= 1000 && x <= 1999)).toEqual([]);
   });
 });
