@@ -400,7 +400,7 @@ async function main(): Promise<void> {
     },
   });
   const sets: Record<string, EvalCase[]> = { eval: EVAL_CASES, val: VALIDATION_CASES, holdout: HOLDOUT_CASES };
-  const pool = sets[values.set!];
+  const pool = Object.hasOwn(sets, values.set!) ? sets[values.set!] : undefined;
   if (!pool) throw new Error(`--set must be ${Object.keys(sets).join(', ')}; got ${values.set}`);
   const wanted = values.cases === 'all' ? pool : pool.filter((c) => values.cases!.split(',').includes(c.name));
   if (wanted.length === 0) throw new Error(`no case named ${values.cases}; cases: ${pool.map((c) => c.name).join(', ')}`);
