@@ -21,10 +21,10 @@ function spec(dims: [number, number, number]): LocalVolumeSpec {
 describe('createLocalVolumeInSlabs', () => {
   it('builds the volume a few slices per task: slices share the buffer, the volume reads back every voxel', async () => {
     const s = spec([64, 48, 40]);
-    // A budget of 0 ms yields after every slice: a competing loop of macrotasks runs between slices.
-    const { result, ticks } = await macrotasksDuring(createLocalVolumeInSlabs('t-slabs', s, 0));
-    expect(result).toBe(true);
     const id = 't-slabs';
+    // A budget of 0 ms yields after every slice: a competing loop of macrotasks runs between slices.
+    const { result, ticks } = await macrotasksDuring(createLocalVolumeInSlabs(id, s, 0));
+    expect(result).toBe(true);
     expect(ticks).toBeGreaterThan(10);
     const v = cache.getVolume(id)!;
     expect(v.dimensions).toEqual([64, 48, 40]);
