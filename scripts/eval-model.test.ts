@@ -10,7 +10,7 @@
  * pipeline bug fails CI; they are not the acceptance targets. The chest case (no psoas, < 1 mL) is the target itself.
  */
 import { describe, expect, it } from 'vitest';
-import { EVAL_CASES, HOLDOUT_CASES, VALIDATION_CASES, edgeCounts, evaluateCases, formatCase, summarise, type CaseResult, type SideResult } from './eval-model';
+import { EVAL_CASES, HOLDOUT_CASES, VALIDATION_CASES, edgeCounts, evaluateCases, formatCase, slope, summarise, type CaseResult, type SideResult } from './eval-model';
 
 /** Per case: lowest Dice of either side, largest |volume error| and |length error| (fractions) of either side. */
 const FLOORS: Record<string, { dice: number; vol: number; len: number }> = {
@@ -68,8 +68,8 @@ describe('edgeCounts (boundary vs distant errors)', () => {
 });
 
 describe('summarise (per-variant figures of a set)', () => {
-  const side = (dice: number, volume_err: number, length_err: number): SideResult => ({
-    dice, volume_err, length_err, volume_ml: 0, truth_volume_ml: 0, length_mm: 0, truth_length_mm: 0,
+  const side = (dice: number, volume_err: number, length_err: number, truth_volume_ml = 0): SideResult => ({
+    dice, volume_err, length_err, volume_ml: 0, truth_volume_ml, length_mm: 0, truth_length_mm: 0,
     fp_by_structure: {}, fn_voxels: 0, fn_edge_voxels: 0, fp_edge_voxels: 0, ends_mm: { cranial: 0, caudal: 0 },
   });
   const res = (name: string, l: SideResult, r: SideResult): CaseResult =>
@@ -92,6 +92,17 @@ describe('summarise (per-variant figures of a set)', () => {
     // 3.1 % volume and 3.5 % length miss; exactly 3 % passes
     expect([v1.dice_ok, v1.vol_ok, v1.len_ok, v1.all_ok]).toEqual([2, 1, 1, 1]);
   });
+  it('size_slope: the signed volume error per 100 mL of truth volume', () => {
+    // small muscles +4 %, large ones −2 %: −6 points over 200 mL
+    const [s] = summarise([res('a', side(1, 0.04, 0, 150), side(1, -0.02, 0, 350)), res('b', side(1, 0.01, 0, 250), side(1, 0.01, 0, 250))]);
+    expect(s.size_slope).toBeCloseTo(-0.03, 12);
+    expect(summarise([res('c', side(1, 0.04, 0, 200), side(1, -0.02, 0, 200))])[0].size_slope).toBeNaN();
+  });
+  it.each([
+    ['a line', [0, 1, 2], [1, 3, 5], 2],
+    ['no dependence', [1, 2, 3, 4], [5, 5, 5, 5], 0],
+    ['noise around a falling line', [1, 2, 3], [3.1, 1.9, 1.0], -1.05],
+  ])('slope: %s', (_n, x, y, want) => expect(slope(x, y)).toBeCloseTo(want, 10));
   it('a run without variants is variant 0', () => {
     expect(summarise([res('x', side(1, 0, 0), side(1, 0, 0))]).map((s) => s.variant)).toEqual([0]);
   });

@@ -3,7 +3,7 @@
  * through the same pipeline the CLI and the browser run (src/pipeline/run.ts `segment`, onnxruntime-node).
  *
  *   npx tsx scripts/eval-model.ts [--model models/psoas-unet3d] [--set eval|val|holdout] [--cases all|<name>,<name>]
- *                                 [--threads N] [--json] [--variants=...] [--perfect]
+ *                                 [--threads N] [--json] [--variants=...] [--perfect] [--psoas-scale S]
  *
  * Three disjoint sets of unseen phantoms: `val` (seeds 4001+) is where post-processing choices of a package
  * (foreground_threshold, hu_refine, overlap) are tuned; `eval` (seeds 5001+, the default and the CI test) only
@@ -332,12 +332,31 @@ export interface VariantSummary {
   vol_ok: number;
   len_ok: number;
   all_ok: number;
+  /**
+   * How the signed volume error depends on the muscle's size: least-squares slope of the signed relative volume
+   * error against the truth volume, per 100 mL (NaN with fewer than two sizes). Negative: small muscles
+   * over-estimated, large ones under-estimated (model card, "Volume bias against muscle size").
+   */
+  size_slope: number;
 }
 
 /**
  * Per variant (the `#i` suffix evaluateCases gives each case's name when several variants run; none = variant 0):
  * the figures the model card reports for a set. Cases without psoas are left out.
  */
+/** Least-squares slope of y against x; NaN when x does not vary. */
+export function slope(x: number[], y: number[]): number {
+  const n = x.length;
+  const mx = x.reduce((a, b) => a + b, 0) / n;
+  const my = y.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0, sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) ** 2;
+  }
+  return sxx > 0 ? sxy / sxx : Number.NaN;
+}
+
 export function summarise(results: CaseResult[]): VariantSummary[] {
   const by = new Map<number, SideResult[]>();
   for (const r of results) {
@@ -365,6 +384,7 @@ export function summarise(results: CaseResult[]): VariantSummary[] {
         vol_ok: count((o) => o[1]),
         len_ok: count((o) => o[2]),
         all_ok: count((o) => o.every(Boolean)),
+        size_slope: slope(s.map((x) => x.truth_volume_ml / 100), s.map((x) => x.volume_err)),
       };
     });
 }
@@ -372,7 +392,8 @@ export function summarise(results: CaseResult[]): VariantSummary[] {
 export function formatSummary(s: VariantSummary): string {
   return `variant ${s.variant}: ${s.sides} sides, mean Dice ${s.mean_dice.toFixed(4)} (lowest ${s.min_dice.toFixed(4)}), ` +
     `volume ${pct(s.signed_vol)} signed / ${(100 * s.abs_vol).toFixed(2)}% abs, length ${(100 * s.abs_len).toFixed(2)}% abs; ` +
-    `Dice >= .95 on ${s.dice_ok}, volume <= 3 % on ${s.vol_ok}, length <= 3 % on ${s.len_ok}, all three on ${s.all_ok}`;
+    `Dice >= .95 on ${s.dice_ok}, volume <= 3 % on ${s.vol_ok}, length <= 3 % on ${s.len_ok}, all three on ${s.all_ok}; ` +
+    `volume error vs size ${pct(s.size_slope)} per 100 mL`;
 }
 
 export function formatCase(r: CaseResult): string {
@@ -397,13 +418,19 @@ async function main(): Promise<void> {
       json: { type: 'boolean' },
       variants: { type: 'string' },
       perfect: { type: 'boolean' },
+      'psoas-scale': { type: 'string' },
     },
   });
   const sets: Record<string, EvalCase[]> = { eval: EVAL_CASES, val: VALIDATION_CASES, holdout: HOLDOUT_CASES };
   const pool = Object.hasOwn(sets, values.set!) ? sets[values.set!] : undefined;
   if (!pool) throw new Error(`--set must be ${Object.keys(sets).join(', ')}; got ${values.set}`);
-  const wanted = values.cases === 'all' ? pool : pool.filter((c) => values.cases!.split(',').includes(c.name));
-  if (wanted.length === 0) throw new Error(`no case named ${values.cases}; cases: ${pool.map((c) => c.name).join(', ')}`);
+  const picked = values.cases === 'all' ? pool : pool.filter((c) => values.cases!.split(',').includes(c.name));
+  if (picked.length === 0) throw new Error(`no case named ${values.cases}; cases: ${pool.map((c) => c.name).join(', ')}`);
+  // --psoas-scale S: the same bodies with the psoas size factor S instead of each seed's own (the seeds draw
+  // 0.79..1.21): an experiment on the model's bias against muscle size, not a set of its own
+  const scale = values['psoas-scale'] === undefined ? undefined : Number(values['psoas-scale']);
+  if (scale !== undefined && !(scale >= 0.5 && scale <= 1.5)) throw new Error(`--psoas-scale must be a number in 0.5..1.5; got ${values['psoas-scale']}`);
+  const wanted = scale === undefined ? picked : picked.map((c) => ({ ...c, name: `${c.name}@${scale}`, phantom: { ...c.phantom, psoasScale: scale } }));
   // --variants="pkg;none;-29,150,0.3;ov=0.25;t=0.6;-29,150,0.5/ov=0.25/t=0.6": the package as is, without
   // hu_refine and foreground_threshold, with hu_refine LO,HI,P, with another sliding-window overlap, with a
   // foreground threshold, with(out) left–right mirror averaging ('mirror', 'nomirror'), without the per-label largest

@@ -90,7 +90,17 @@ function pwl(knots: [number, number][]): (x: number) => number {
   };
 }
 
-export function buildAnatomy(seed: number): Anatomy {
+/** Replaces a per-seed parameter with a given value; every other draw of the seed stays as it was. */
+export interface AnatomyOverrides {
+  /**
+   * Psoas size factor (its cross-section semi-axes and the quadratus lumborum's width; drawn per seed 0.79..1.21).
+   * For experiments that change only the muscle's size in an otherwise identical body (model card: volume bias
+   * against muscle size).
+   */
+  psoasScale?: number;
+}
+
+export function buildAnatomy(seed: number, overrides: AnatomyOverrides = {}): Anatomy {
   const rng = new Rng(hash32(seed, 'anatomy'));
   const S: Structure[] = [];
   const add = (name: string, label: number, hu: number, sd: number, priority: number, shape: Shape) =>
@@ -104,7 +114,8 @@ export function buildAnatomy(seed: number): Anatomy {
   const spineX = rng.normal(0, 2.5); // midline offset of the spine (mm)
   const spineY = rng.normal(0, 6); // AP offset of the spine relative to the body outline (mm)
   const scoliosis = rng.normal(0, 3); // lateral bow amplitude (mm)
-  const psoasScale = rng.clippedNormal(1.0, 0.13, 1.6); // sarcopenia ↔ athletic (0.79..1.21)
+  const drawnPsoasScale = rng.clippedNormal(1.0, 0.13, 1.6); // sarcopenia ↔ athletic (0.79..1.21)
+  const psoasScale = overrides.psoasScale ?? drawnPsoasScale; // drawn either way: the later draws stay the same
   const psoasAspect = rng.clippedNormal(1.0, 0.08);
   const pelvisW = rng.clippedNormal(1.0, 0.05) * lerp(1, bodyScaleX, 0.3);
   const musc = rng.clippedNormal(50, 5); // skeletal muscle HU (psoas, paraspinal, QL... all the same)

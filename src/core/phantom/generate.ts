@@ -52,6 +52,12 @@ export interface PhantomOptions {
    * voxel of every bounding rectangle: slower, used by the tests to prove the skipping changes nothing.
    */
   sphereTracing?: boolean;
+  /**
+   * Psoas size factor instead of the seed's own (0.5..1.5; the seeds draw 0.79..1.21). It scales the psoas's
+   * cross-sections and, as in the seeds, the quadratus lumborum's width; the rest of the body is the seed's.
+   * Default: the seed's.
+   */
+  psoasScale?: number;
 }
 
 export interface PhantomTruth {
@@ -68,7 +74,7 @@ export interface PhantomResult {
   /** Anatomy frame → patient LPS translation (mm). */
   shift: Vec3;
   /** The options after defaults were applied. */
-  resolved: Required<Omit<PhantomOptions, 'oblique' | 'center' | 'sphereTracing'>> & { oblique: false | { angleDeg: number; axis: Vec3 }; center: Vec3 };
+  resolved: Required<Omit<PhantomOptions, 'oblique' | 'center' | 'sphereTracing' | 'psoasScale'>> & { oblique: false | { angleDeg: number; axis: Vec3 }; center: Vec3 };
 }
 
 const AIR_HU = -1000;
@@ -108,7 +114,7 @@ export function phantomGrid(opts: PhantomOptions, anatomy?: Anatomy): Grid {
   const sliceOrder = opts.sliceOrder ?? 'head-first';
   if (sliceOrder !== 'head-first' && sliceOrder !== 'feet-first')
     bad(`slice order must be head-first or feet-first, got "${sliceOrder}"`, sliceOrder);
-  const an = anatomy ?? buildAnatomy(opts.seed);
+  const an = anatomy ?? phantomAnatomy(opts);
   const [z0, z1] = presetZRange(an, preset);
   const ext = an.bodyHalfExtent(z0, z1);
   const prng = new Rng(hash32(opts.seed, 'position'));
@@ -188,9 +194,16 @@ export function phantomGrid(opts: PhantomOptions, anatomy?: Anatomy): Grid {
   };
 }
 
+/** The analytic anatomy of the options: the seed's, with `psoasScale` in place of the seed's when given. */
+function phantomAnatomy(opts: PhantomOptions): Anatomy {
+  const s = opts.psoasScale;
+  if (s !== undefined && !(s >= 0.5 && s <= 1.5)) bad(`psoasScale must be a number in 0.5..1.5, got ${s}`, s);
+  return buildAnatomy(opts.seed, s === undefined ? {} : { psoasScale: s });
+}
+
 /** Generates the phantom image (HU), label map and analytic truth. Deterministic in `opts`. */
 export function generatePhantom(opts: PhantomOptions): PhantomResult {
-  const anatomy = buildAnatomy(opts.seed);
+  const anatomy = phantomAnatomy(opts);
   const { geometry: g, shift, resolved } = phantomGrid(opts, anatomy);
   if (!(resolved.noiseSd >= 0)) bad(`noiseSd must be >= 0 HU, got ${resolved.noiseSd}`, resolved.noiseSd);
   const [nx, ny, nz] = g.dimensions;

@@ -246,5 +246,41 @@ describe('phantom: anatomy, sides, presets', () => {
     expect(() => generatePhantom({ seed: 1, dims: [10, -1, 3] })).toThrow(/dims must be 3 positive/);
     expect(() => generatePhantom({ seed: 1, preset: 'knee' as never })).toThrow(/unknown phantom preset "knee"/);
     expect(() => generatePhantom({ seed: 1, sliceOrder: 'sideways' as never })).toThrow(/head-first or feet-first/);
+    for (const psoasScale of [0.4, 1.6, Number.NaN])
+      expect(() => generatePhantom({ seed: 1, dims: [4, 4, 4], psoasScale })).toThrow(/psoasScale must be a number in 0.5..1.5/);
+  });
+
+  it('psoasScale changes the psoas (and quadratus lumborum) size and nothing else of the seed', () => {
+    // 4 mm voxels over the default abdomen field of view: coarse, but every structure is there
+    const gen = (psoasScale?: number) => generatePhantom({ seed: 7, spacing: [4, 4, 4], dims: [96, 80, 120], noiseSd: 0, psoasScale });
+    const own = gen();
+    const drawn = own.anatomy.params.psoasScale;
+    const same = gen(drawn);
+    expect(same.image.data).toEqual(own.image.data); // the override with the seed's own value is the seed itself
+    const small = gen(0.8);
+    const large = gen(1.2);
+    expect(small.anatomy.params.psoasScale).toBe(0.8);
+    expect(large.anatomy.params.psoasScale).toBe(1.2);
+    for (const side of ['psoas_left', 'psoas_right'] as const) {
+      // cross-section semi-axes scale with the factor, so the volume goes with its square (the path is the same)
+      const ratio = large.truth[side].volume_ml / small.truth[side].volume_ml;
+      expect(ratio).toBeCloseTo((1.2 / 0.8) ** 2, 1);
+      expect(large.truth[side].length_mm).toBeCloseTo(small.truth[side].length_mm, -1);
+    }
+    // the rest of the body is the seed's: every other parameter, and the liver and vertebrae voxel for voxel
+    // wherever no psoas or quadratus lumborum (both scaled, and painted over lower priorities) lies on them
+    for (const [k, v] of Object.entries(own.anatomy.params)) if (k !== 'psoasScale') expect(small.anatomy.params[k]).toBe(v);
+    const scaled = (x: number) => x === LABEL.psoas_left || x === LABEL.psoas_right || x === LABEL.quadratus_lumborum;
+    for (const label of [LABEL.liver, LABEL.vertebrae]) {
+      let n = 0, differ = 0;
+      for (let q = 0; q < own.labels.data.length; q++) {
+        const a = own.labels.data[q], b = large.labels.data[q];
+        if (scaled(a) || scaled(b)) continue;
+        if (a === label) n++;
+        if ((a === label) !== (b === label)) differ++;
+      }
+      expect(n).toBeGreaterThan(1000);
+      expect(differ).toBe(0);
+    }
   });
 });
