@@ -10,9 +10,9 @@ const REPO = path.resolve(__dirname, '../..');
 
 describe('phantom CLI arguments', () => {
   it('parses every option', () => {
-    const a = parseArgs(['--out', 'o', '--seed', '12', '--preset', 'pelvis', '--spacing', '0.7', '0.7', '3', '--slice-order', 'feet-first', '--oblique', '--dims', '100', '90', '30', '--noise', '0']);
+    const a = parseArgs(['--out', 'o', '--seed', '12', '--preset', 'pelvis', '--spacing', '0.7', '0.7', '3', '--slice-order', 'feet-first', '--oblique', '--dims', '100', '90', '30', '--noise', '0', '--psoas-scale', '0.8']);
     expect(a.out).toBe('o');
-    expect(a.options).toEqual({ seed: 12, preset: 'pelvis', spacing: [0.7, 0.7, 3], sliceOrder: 'feet-first', oblique: true, dims: [100, 90, 30], noiseSd: 0 });
+    expect(a.options).toEqual({ seed: 12, preset: 'pelvis', spacing: [0.7, 0.7, 3], sliceOrder: 'feet-first', oblique: true, dims: [100, 90, 30], noiseSd: 0, psoasScale: 0.8 });
   });
 
   it.each([
@@ -25,6 +25,8 @@ describe('phantom CLI arguments', () => {
     [['--out', 'x', '--seed', '1', '--dims', '10', '10.5', '3'], /--dims: "10.5" is not a positive integer/],
     [['--out', 'x', '--seed', '1', '--slice-order', 'up'], /--slice-order: "up"/],
     [['--out', 'x', '--seed', '1', '--bogus'], /unknown argument "--bogus"/],
+    [['--out', 'x', '--seed', '1', '--psoas-scale', '2'], /--psoas-scale: "2" is not a number in 0.5..1.5/],
+    [['--out', 'x', '--seed', '1', '--psoas-scale'], /--psoas-scale: "undefined" is not a number/],
   ])('%j → %s', (argv, msg) => {
     expect(() => parseArgs(argv as string[])).toThrow(msg as RegExp);
   });
@@ -57,6 +59,15 @@ describe('phantom CLI run', () => {
       expect(info.studyInstanceUid).toMatch(/^2\.25\.\d+$/);
       expect(info.files.length).toBe(20);
       expect(info.labels['1']).toBe('psoas_left');
+      expect(info.options.psoasScale).toBeUndefined();
+      // the same seed with another psoas size: its own UIDs, the factor in phantom.json, a smaller muscle
+      const out2 = path.join(out, 'small');
+      expect(runPhantomCli(['--out', out2, '--seed', '4', '--dims', '48', '48', '20', '--slice-order', 'feet-first', '--psoas-scale', '0.7'])).toBe(0);
+      const info2 = JSON.parse(fs.readFileSync(path.join(out2, 'phantom.json'), 'utf8'));
+      expect(info2.options.psoasScale).toBe(0.7);
+      expect(info2.studyInstanceUid).not.toBe(info.studyInstanceUid);
+      const truth2 = JSON.parse(fs.readFileSync(path.join(out2, 'truth.json'), 'utf8'));
+      expect(truth2.psoas_left.volume_ml).toBeLessThan(truth.psoas_left.volume_ml);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }

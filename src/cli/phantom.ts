@@ -1,6 +1,7 @@
 /**
  * `npm run phantom -- --out DIR --seed N [--preset abdomen|chest|pelvis|truncated] [--spacing X Y Z]
- *   [--slice-order head-first|feet-first] [--oblique] [--dims NX NY NZ] [--noise SD] [--slice-thickness MM]`
+ *   [--slice-order head-first|feet-first] [--oblique] [--dims NX NY NZ] [--noise SD] [--slice-thickness MM]
+ *   [--psoas-scale S]`
  *
  * Writes:
  *   DIR/dicom/IM0001.dcm ...   CT Image Storage series (explicit VR little endian), UIDs derived from the options
@@ -19,7 +20,8 @@ import { GENERATOR_VERSION, LABELS, PRESETS, generatePhantom, type PhantomOption
 import type { Vec3 } from '../core/geometry';
 
 const USAGE = `usage: npm run phantom -- --out DIR --seed N [--preset ${PRESETS.join('|')}] [--spacing X Y Z]
-       [--slice-order head-first|feet-first] [--oblique] [--dims NX NY NZ] [--noise SD] [--slice-thickness MM]`;
+       [--slice-order head-first|feet-first] [--oblique] [--dims NX NY NZ] [--noise SD] [--slice-thickness MM]
+       [--psoas-scale S (0.5..1.5, the psoas size factor instead of the seed's)]`;
 
 export interface CliArgs {
   out: string;
@@ -94,6 +96,13 @@ export function parseArgs(argv: string[]): CliArgs {
         o.sliceThickness = nums(a, i, 1, false)[0];
         i += 1;
         break;
+      case '--psoas-scale': {
+        const v = argv[++i];
+        const x = Number(v);
+        if (v === undefined || v.trim() === '' || !(x >= 0.5 && x <= 1.5)) argError(`--psoas-scale: "${v}" is not a number in 0.5..1.5`, v);
+        o.psoasScale = x;
+        break;
+      }
       case '--help':
       case '-h':
         argError('help requested', a);
@@ -120,7 +129,9 @@ export function runPhantomCli(argv: string[]): number {
     const r = generatePhantom(args.options);
     const t1 = performance.now();
     const { seed } = args.options;
-    const uidSeed = JSON.stringify({ v: GENERATOR_VERSION, ...r.resolved });
+    // the options that make the phantom; psoasScale only when given, so the seeds' own UIDs stay as they were
+    const options = { ...r.resolved, ...(args.options.psoasScale === undefined ? {} : { psoasScale: args.options.psoasScale }) };
+    const uidSeed = JSON.stringify({ v: GENERATOR_VERSION, ...options });
     const studyInstanceUid = uid225(uidSeed, 'study');
     const seriesInstanceUid = uid225(uidSeed, 'series');
     const files = writeDicomSeries(r.image, {
@@ -148,7 +159,7 @@ export function runPhantomCli(argv: string[]): number {
       JSON.stringify(
         {
           generatorVersion: GENERATOR_VERSION,
-          options: r.resolved,
+          options,
           geometry: r.image.geometry,
           shiftAnatomyToLps: r.shift,
           studyInstanceUid,
