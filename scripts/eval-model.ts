@@ -19,7 +19,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { indexToWorld, type Vec3 } from '../src/core/geometry';
-import { generatePhantom, LABELS, type PhantomOptions } from '../src/core/phantom';
+import { generatePhantom, LABELS, PSOAS_SCALE_LIMITS, type PhantomOptions } from '../src/core/phantom';
 import type { Volume } from '../src/core/volume';
 import { loadNodeModel } from '../src/inference/ort-node';
 import { measureAll } from '../src/measure';
@@ -340,10 +340,6 @@ export interface VariantSummary {
   size_slope: number;
 }
 
-/**
- * Per variant (the `#i` suffix evaluateCases gives each case's name when several variants run; none = variant 0):
- * the figures the model card reports for a set. Cases without psoas are left out.
- */
 /** Least-squares slope of y against x; NaN when x does not vary. */
 export function slope(x: number[], y: number[]): number {
   const n = x.length;
@@ -357,6 +353,10 @@ export function slope(x: number[], y: number[]): number {
   return sxx > 0 ? sxy / sxx : Number.NaN;
 }
 
+/**
+ * Per variant (the `#i` suffix evaluateCases gives each case's name when several variants run; none = variant 0):
+ * the figures the model card reports for a set. Cases without psoas are left out.
+ */
 export function summarise(results: CaseResult[]): VariantSummary[] {
   const by = new Map<number, SideResult[]>();
   for (const r of results) {
@@ -429,7 +429,8 @@ async function main(): Promise<void> {
   // --psoas-scale S: the same bodies with the psoas size factor S instead of each seed's own (the seeds draw
   // 0.79..1.21): an experiment on the model's bias against muscle size, not a set of its own
   const scale = values['psoas-scale'] === undefined ? undefined : Number(values['psoas-scale']);
-  if (scale !== undefined && !(scale >= 0.5 && scale <= 1.5)) throw new Error(`--psoas-scale must be a number in 0.5..1.5; got ${values['psoas-scale']}`);
+  const [lo, hi] = PSOAS_SCALE_LIMITS;
+  if (scale !== undefined && !(scale >= lo && scale <= hi)) throw new Error(`--psoas-scale must be a number in ${lo}..${hi}; got ${values['psoas-scale']}`);
   const wanted = scale === undefined ? picked : picked.map((c) => ({ ...c, name: `${c.name}@${scale}`, phantom: { ...c.phantom, psoasScale: scale } }));
   // --variants="pkg;none;-29,150,0.3;ov=0.25;t=0.6;-29,150,0.5/ov=0.25/t=0.6": the package as is, without
   // hu_refine and foreground_threshold, with hu_refine LO,HI,P, with another sliding-window overlap, with a

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { describeError, isPsoasError, PsoasError } from '../core/errors';
 import { uid225, writeDicomSeries } from '../core/io/dicom-write';
 import { writeNifti } from '../core/io/nifti';
-import { GENERATOR_VERSION, LABELS, PRESETS, generatePhantom, type PhantomOptions, type PhantomPreset } from '../core/phantom';
+import { GENERATOR_VERSION, LABELS, PRESETS, PSOAS_SCALE_LIMITS, generatePhantom, type PhantomOptions, type PhantomPreset } from '../core/phantom';
 import type { Vec3 } from '../core/geometry';
 
 const USAGE = `usage: npm run phantom -- --out DIR --seed N [--preset ${PRESETS.join('|')}] [--spacing X Y Z]
@@ -99,7 +99,8 @@ export function parseArgs(argv: string[]): CliArgs {
       case '--psoas-scale': {
         const v = argv[++i];
         const x = Number(v);
-        if (v === undefined || v.trim() === '' || !(x >= 0.5 && x <= 1.5)) argError(`--psoas-scale: "${v}" is not a number in 0.5..1.5`, v);
+        const [lo, hi] = PSOAS_SCALE_LIMITS;
+        if (v === undefined || v.trim() === '' || !(x >= lo && x <= hi)) argError(`--psoas-scale: "${v}" is not a number in ${lo}..${hi}`, v);
         o.psoasScale = x;
         break;
       }

@@ -194,10 +194,14 @@ export function phantomGrid(opts: PhantomOptions, anatomy?: Anatomy): Grid {
   };
 }
 
+/** Allowed `psoasScale` overrides (the seeds draw 0.79..1.21). */
+export const PSOAS_SCALE_LIMITS: readonly [number, number] = [0.5, 1.5];
+
 /** The analytic anatomy of the options: the seed's, with `psoasScale` in place of the seed's when given. */
 function phantomAnatomy(opts: PhantomOptions): Anatomy {
   const s = opts.psoasScale;
-  if (s !== undefined && !(s >= 0.5 && s <= 1.5)) bad(`psoasScale must be a number in 0.5..1.5, got ${s}`, s);
+  const [lo, hi] = PSOAS_SCALE_LIMITS;
+  if (s !== undefined && !(s >= lo && s <= hi)) bad(`psoasScale must be a number in ${lo}..${hi}, got ${s}`, s);
   return buildAnatomy(opts.seed, s === undefined ? {} : { psoasScale: s });
 }
 
