@@ -13,12 +13,15 @@
 # TRAIN_EXTRA (more train.py options, appended so they override, e.g. '--bg-muscle-hu 20 150 --focus-labels 18 100'),
 # PSOAS_SCALE_RANGE (the training phantoms' psoas size factors, train.py --psoas-scale-range; '0.7 1.3'; 'seed': each
 # seed's own, 0.79..1.21 bunched around 1). Session 21 measured the masks regressing to the typical size (model card).
+# OBLIQUE_TILT_RANGE (degrees, train.py --oblique-tilt-range; '5 30'; 'fixed': every oblique phantom 16 deg about one axis).
 set -u
 OUT=${OUT:-/tmp/device-out}
 PY=${PY:-python3}
 SEEDS=${SEEDS:-160}
 SCALES=${PSOAS_SCALE_RANGE:-0.7 1.3}
 if [ "$SCALES" = seed ]; then SCALE_ARG=; SCALE_PY=None; else SCALE_ARG="--psoas-scale-range $SCALES"; SCALE_PY="(${SCALES// /, })"; fi
+TILTS=${OBLIQUE_TILT_RANGE:-5 30}
+if [ "$TILTS" = fixed ]; then TILT_ARG=; TILT_PY=None; else TILT_ARG="--oblique-tilt-range $TILTS"; TILT_PY="(${TILTS// /, })"; fi
 BENCH_DIMS=${BENCH_DIMS:-512,512,300}
 GEN_THREADS=${GEN_THREADS:-12}
 BATCH=${BATCH:-8}
@@ -58,7 +61,7 @@ import sys; sys.argv = ['train']; sys.path.insert(0, 'training')
 import time, train
 from concurrent.futures import ThreadPoolExecutor
 t = time.time()
-list(ThreadPoolExecutor($GEN_THREADS).map(lambda n: train.generate(1000 + n, train.train_variant(n, $SCALE_PY), 'training/data'), range($SEEDS)))
+list(ThreadPoolExecutor($GEN_THREADS).map(lambda n: train.generate(1000 + n, train.train_variant(n, $SCALE_PY, $TILT_PY), 'training/data'), range($SEEDS)))
 print(f'generated $SEEDS phantoms in {time.time() - t:.0f}s', flush=True)
 " > "$OUT/generate.log" 2>&1 &
 GEN=$!
@@ -79,6 +82,6 @@ log "training until $((DEADLINE - T0))s"
 "$PY" training/train.py --init "${INIT:-models/psoas-unet3d}" --run "$OUT/run" --out /tmp/unused-package --no-export --slim-ckpt \
   --seeds "$SEEDS" --workers "$GEN_THREADS" --deadline "$DEADLINE" --steps 1000000 --ckpt-every 250 --batch "$BATCH" \
   --patch 48 96 96 --p-fg 0.5 --lr 3e-4 --hard-labels 18 12 10 11 17 --hard-weight 3 --p-hard 0.25 --cranial-mm 45 \
-  --focus-labels 18 --p-focus 0.3 --focus-weight 8 --upright-oblique $SCALE_ARG --version 0.9.0 ${TRAIN_EXTRA:-} > "$OUT/train.log" 2>&1
+  --focus-labels 18 --p-focus 0.3 --focus-weight 8 --upright-oblique $SCALE_ARG $TILT_ARG --version 0.9.0 ${TRAIN_EXTRA:-} > "$OUT/train.log" 2>&1
 log "training exit $?: $(tail -3 "$OUT/train.log")"
 ls -la "$OUT" "$OUT/run"

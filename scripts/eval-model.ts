@@ -4,6 +4,7 @@
  *
  *   npx tsx scripts/eval-model.ts [--model models/psoas-unet3d] [--set eval|val|holdout] [--cases all|<name>,<name>]
  *                                 [--threads N] [--json] [--variants=...] [--perfect] [--psoas-scale S]
+ *                                 [--oblique-tilt DEG,X,Y,Z]
  *
  * Three disjoint sets of unseen phantoms: `val` (seeds 4001+) is where post-processing choices of a package
  * (foreground_threshold, hu_refine, overlap) are tuned; `eval` (seeds 5001+, the default and the CI test) only
@@ -25,6 +26,7 @@ import { loadNodeModel } from '../src/inference/ort-node';
 import { measureAll } from '../src/measure';
 import type { ModelManifest } from '../src/pipeline/manifest';
 import { segment } from '../src/pipeline/run';
+import { parseObliqueTilt } from '../src/cli/phantom';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_MODEL = path.join(REPO, 'models', 'psoas-unet3d');
@@ -419,6 +421,7 @@ async function main(): Promise<void> {
       variants: { type: 'string' },
       perfect: { type: 'boolean' },
       'psoas-scale': { type: 'string' },
+      'oblique-tilt': { type: 'string' },
     },
   });
   const sets: Record<string, EvalCase[]> = { eval: EVAL_CASES, val: VALIDATION_CASES, holdout: HOLDOUT_CASES };
@@ -431,7 +434,20 @@ async function main(): Promise<void> {
   const scale = values['psoas-scale'] === undefined ? undefined : Number(values['psoas-scale']);
   const [lo, hi] = PSOAS_SCALE_LIMITS;
   if (scale !== undefined && !(scale >= lo && scale <= hi)) throw new Error(`--psoas-scale must be a number in ${lo}..${hi}; got ${values['psoas-scale']}`);
-  const wanted = scale === undefined ? picked : picked.map((c) => ({ ...c, name: `${c.name}@${scale}`, phantom: { ...c.phantom, psoasScale: scale } }));
+  // --oblique-tilt DEG,X,Y,Z: every case's grid tilted DEG about the patient axis (X, Y, Z), straight cases
+  // included, instead of as drawn (the sets' oblique cases all share 16° about (1, 0.5, 0.25)): robustness to tilt
+  let tilt: { angleDeg: number; axis: Vec3 } | undefined;
+  if (values['oblique-tilt'] !== undefined) {
+    const t = parseObliqueTilt(values['oblique-tilt'].split(','));
+    if (typeof t === 'string') throw new Error(`${t} (comma-separated here: DEG,X,Y,Z)`);
+    tilt = t;
+  }
+  const wanted = picked.map((c) => {
+    let w = c;
+    if (scale !== undefined) w = { ...w, name: `${w.name}@${scale}`, phantom: { ...w.phantom, psoasScale: scale } };
+    if (tilt) w = { ...w, name: `${w.name}^${tilt.angleDeg}`, phantom: { ...w.phantom, oblique: tilt } };
+    return w;
+  });
   // --variants="pkg;none;-29,150,0.3;ov=0.25;t=0.6;-29,150,0.5/ov=0.25/t=0.6": the package as is, without
   // hu_refine and foreground_threshold, with hu_refine LO,HI,P, with another sliding-window overlap, with a
   // foreground threshold, with(out) left–right mirror averaging ('mirror', 'nomirror'), without the per-label largest

@@ -13,6 +13,7 @@ import argparse
 import datetime
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -302,7 +303,7 @@ VARIANTS = [['--spacing', '1.5', '1.5', '3'],
             ['--spacing', '1.1', '1.1', '4']]
 
 
-def train_variant(n, psoas_scale_range=None):
+def train_variant(n, psoas_scale_range=None, oblique_tilt_range=None):
     """Generator CLI options of training phantom n (seed 1000 + n): the acquisition variant cycled over the seeds and,
     with `psoas_scale_range` (LO, HI), a psoas size factor drawn uniformly from it by the seed (the seeds' own factors
     are 0.79..1.21, bunched around 1). Session 21 found the masks regress towards the typical size: small muscles
@@ -311,7 +312,30 @@ def train_variant(n, psoas_scale_range=None):
     if psoas_scale_range:
         lo, hi = psoas_scale_range
         v += ['--psoas-scale', f'{lo + (hi - lo) * random.Random(1000 + n).random():.3f}']
+    if oblique_tilt_range and '--oblique' in v:
+        # With `oblique_tilt_range` (LO, HI) in degrees, the oblique variants are tilted by an angle drawn uniformly from
+        # it about an axis drawn uniformly on the sphere, by the seed, instead of every one by 16 deg about (1, 0.5, 0.25).
+        r = random.Random(f'oblique-tilt-{1000 + n}')
+        lo, hi = oblique_tilt_range
+        axis = [r.gauss(0, 1) for _ in range(3)]
+        norm = math.sqrt(sum(a * a for a in axis))
+        v[v.index('--oblique'):v.index('--oblique') + 1] = (
+            ['--oblique-tilt', f'{lo + (hi - lo) * r.random():.2f}'] + [f'{a / norm:.4f}' for a in axis])
     return v
+
+
+def trainable_mask(names, prefixes):
+    """Which of the parameter names `names` a phase with `--trainable prefixes` trains: those equal to a prefix or
+    below it as a module path ('dec.2' takes 'dec.2.c1.weight', not 'dec.20.c1.weight'). A prefix that matches no
+    parameter is a typo, a ValueError. Why freeze: five CPU fine-tunes of all weights (sessions 16-19, 21) moved the
+    cranial end of oblique series; training only the last decoder level changes how the boundary is placed from
+    local evidence and leaves the context that finds the muscle as it is."""
+    keep = [any(n == p or n.startswith(p + '.') for p in prefixes) for n in names]
+    unused = [p for p in prefixes if not any(n == p or n.startswith(p + '.') for n in names)]
+    if unused:
+        raise ValueError(f'--trainable: no parameter under {", ".join(unused)} (module paths such as enc.0, up.2, '
+                         f'dec.2, head)')
+    return keep
 
 
 def main():
@@ -373,11 +397,20 @@ def main():
     ap.add_argument('--psoas-scale-range', type=float, nargs=2, metavar=('LO', 'HI'),
                     help='training phantoms get a psoas size factor drawn uniformly from [LO, HI] by their seed instead '
                     'of their own (0.79..1.21, bunched around 1), e.g. 0.7 1.3 (see train_variant)')
+    ap.add_argument('--oblique-tilt-range', type=float, nargs=2, metavar=('LO', 'HI'),
+                    help='oblique training phantoms get a tilt in degrees drawn uniformly from [LO, HI] about an axis '
+                    'drawn by their seed, instead of all 16 deg about (1, 0.5, 0.25), e.g. 5 30 (see train_variant)')
+    ap.add_argument('--trainable', nargs='+', metavar='PREFIX',
+                    help='train only the parameters whose names start with one of these module paths and freeze the '
+                    'rest, e.g. up.2 dec.2 head (the full-resolution decoder level and the output conv; see '
+                    'trainable_mask)')
     args = ap.parse_args()
     if args.budget_probe <= 10:
         ap.error('--budget-probe must be > 10')
     if args.psoas_scale_range and not (0.5 <= args.psoas_scale_range[0] < args.psoas_scale_range[1] <= 1.5):
         ap.error('--psoas-scale-range needs 0.5 <= LO < HI <= 1.5')
+    if args.oblique_tilt_range and not (0 < args.oblique_tilt_range[0] < args.oblique_tilt_range[1] <= 45):
+        ap.error('--oblique-tilt-range needs 0 < LO < HI <= 45 (degrees; the phantom CLI takes tilts up to 45)')
     if args.focus_weight is None:
         args.focus_weight = args.hard_weight
 
@@ -391,7 +424,16 @@ def main():
     os.makedirs(args.run, exist_ok=True)
     ckpt_path = os.path.join(args.run, 'ckpt.pt')
     model = UNet3D(channels=tuple(args.channels), softmax=False).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-5)
+    if args.trainable:
+        try:
+            keep = trainable_mask([n for n, _ in model.named_parameters()], args.trainable)
+        except ValueError as e:
+            ap.error(str(e))
+        for (name, p), k in zip(model.named_parameters(), keep):
+            p.requires_grad_(k)
+        print(f'training {sum(p.numel() for p in model.parameters() if p.requires_grad):,} of '
+              f'{sum(p.numel() for p in model.parameters()):,} parameters ({" ".join(args.trainable)})', flush=True)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=1e-5)
     step0, train_s, history, commands = 0, 0.0, [], []
     base_steps, base_s = 0, 0.0  # steps and seconds already in the --init weights (0 without --init)
     if args.init:
@@ -432,7 +474,7 @@ def main():
         # Varied acquisitions from the one generator; the pipeline resamples to the model spacing anyway. Chest and
         # pelvis presets teach "no psoas" / "psoas cut at the top".
         def one(n):
-            d = generate(1000 + n, train_variant(n, args.psoas_scale_range), args.data)
+            d = generate(1000 + n, train_variant(n, args.psoas_scale_range, args.oblique_tilt_range), args.data)
             return load_case(d, args.spacing, tuple(args.hard_labels), args.hard_margin_mm, args.cranial_mm,
                              tuple(args.focus_labels), dev, upright=args.upright_oblique,
                              bg_muscle_hu=args.bg_muscle_hu)

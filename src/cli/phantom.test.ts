@@ -15,6 +15,10 @@ describe('phantom CLI arguments', () => {
     expect(a.options).toEqual({ seed: 12, preset: 'pelvis', spacing: [0.7, 0.7, 3], sliceOrder: 'feet-first', oblique: true, dims: [100, 90, 30], noiseSd: 0, psoasScale: 0.8 });
   });
 
+  it('--oblique-tilt DEG X Y Z: an explicit tilt (axis components may be negative)', () => {
+    expect(parseArgs(['--out', 'o', '--seed', '1', '--oblique-tilt', '25', '-1', '0', '0.5']).options.oblique).toEqual({ angleDeg: 25, axis: [-1, 0, 0.5] });
+  });
+
   it.each([
     [['--seed', '1'], /--out DIR is required/],
     [['--out', 'x'], /--seed N is required/],
@@ -27,6 +31,12 @@ describe('phantom CLI arguments', () => {
     [['--out', 'x', '--seed', '1', '--bogus'], /unknown argument "--bogus"/],
     [['--out', 'x', '--seed', '1', '--psoas-scale', '2'], /--psoas-scale: "2" is not a number in 0.5..1.5/],
     [['--out', 'x', '--seed', '1', '--psoas-scale'], /--psoas-scale: "undefined" is not a number/],
+    [['--out', 'x', '--seed', '1', '--oblique-tilt', '20', '1', '0'], /--oblique-tilt needs 4 numbers \(DEG X Y Z\), got "20 1 0"/],
+    [['--out', 'x', '--seed', '1', '--oblique-tilt', '20', '1', 'y', '0'], /--oblique-tilt needs 4 numbers/],
+    [['--out', 'x', '--seed', '1', '--oblique-tilt', '60', '1', '0', '0'], /--oblique-tilt: angle "60" is not in \(0, 45\] degrees/],
+    [['--out', 'x', '--seed', '1', '--oblique-tilt', '0', '1', '0', '0'], /--oblique-tilt: angle "0" is not in/],
+    [['--out', 'x', '--seed', '1', '--oblique-tilt', '10', '0', '0', '0'], /--oblique-tilt: axis "0 0 0" has no direction/],
+    [['--out', 'x', '--seed', '1', '--oblique', '--oblique-tilt', '10', '1', '0', '0'], /--oblique and --oblique-tilt: give one of them/],
   ])('%j → %s', (argv, msg) => {
     expect(() => parseArgs(argv as string[])).toThrow(msg as RegExp);
   });
@@ -68,6 +78,15 @@ describe('phantom CLI run', () => {
       expect(info2.studyInstanceUid).not.toBe(info.studyInstanceUid);
       const truth2 = JSON.parse(fs.readFileSync(path.join(out2, 'truth.json'), 'utf8'));
       expect(truth2.psoas_left.volume_ml).toBeLessThan(truth.psoas_left.volume_ml);
+      // an explicit tilt: in phantom.json, its own UIDs, and the series direction turned by that angle
+      const out3 = path.join(out, 'tilt');
+      expect(runPhantomCli(['--out', out3, '--seed', '4', '--dims', '48', '48', '20', '--slice-order', 'feet-first', '--oblique-tilt', '30', '0', '1', '0'])).toBe(0);
+      const info3 = JSON.parse(fs.readFileSync(path.join(out3, 'phantom.json'), 'utf8'));
+      expect(info3.options.oblique).toEqual({ angleDeg: 30, axis: [0, 1, 0] });
+      expect(info3.seriesInstanceUid).not.toBe(info.seriesInstanceUid);
+      const lab3 = readNifti(fs.readFileSync(path.join(out3, 'labels.nii.gz')), 'labels.nii.gz');
+      // feet-first k column (0, 0, 1) turned 30° about patient y: its z component is cos 30°
+      expect(lab3.geometry.direction[8]).toBeCloseTo(Math.cos(Math.PI / 6), 6);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
 /**
  * `npm run phantom -- --out DIR --seed N [--preset abdomen|chest|pelvis|truncated] [--spacing X Y Z]
- *   [--slice-order head-first|feet-first] [--oblique] [--dims NX NY NZ] [--noise SD] [--slice-thickness MM]
- *   [--psoas-scale S]`
+ *   [--slice-order head-first|feet-first] [--oblique | --oblique-tilt DEG X Y Z] [--dims NX NY NZ] [--noise SD]
+ *   [--slice-thickness MM] [--psoas-scale S]`
  *
  * Writes:
  *   DIR/dicom/IM0001.dcm ...   CT Image Storage series (explicit VR little endian), UIDs derived from the options
@@ -16,12 +16,13 @@ import * as path from 'node:path';
 import { describeError, isPsoasError, PsoasError } from '../core/errors';
 import { uid225, writeDicomSeries } from '../core/io/dicom-write';
 import { writeNifti } from '../core/io/nifti';
-import { GENERATOR_VERSION, LABELS, PRESETS, PSOAS_SCALE_LIMITS, generatePhantom, type PhantomOptions, type PhantomPreset } from '../core/phantom';
+import { GENERATOR_VERSION, LABELS, OBLIQUE_TILT_MAX_DEG, PRESETS, PSOAS_SCALE_LIMITS, generatePhantom, type PhantomOptions, type PhantomPreset } from '../core/phantom';
 import type { Vec3 } from '../core/geometry';
 
 const USAGE = `usage: npm run phantom -- --out DIR --seed N [--preset ${PRESETS.join('|')}] [--spacing X Y Z]
-       [--slice-order head-first|feet-first] [--oblique] [--dims NX NY NZ] [--noise SD] [--slice-thickness MM]
-       [--psoas-scale S (0.5..1.5, the psoas size factor instead of the seed's)]`;
+       [--slice-order head-first|feet-first] [--oblique | --oblique-tilt DEG X Y Z (the grid tilted DEG, 0..45,
+       about the patient axis X Y Z; --oblique is 16 about 1 0.5 0.25)] [--dims NX NY NZ] [--noise SD]
+       [--slice-thickness MM] [--psoas-scale S (0.5..1.5, the psoas size factor instead of the seed's)]`;
 
 export interface CliArgs {
   out: string;
@@ -30,6 +31,19 @@ export interface CliArgs {
 
 function argError(msg: string, value: unknown): never {
   throw new PsoasError('BAD_ARGUMENT', `${msg}\n${USAGE}`, value, 'command line');
+}
+
+/**
+ * `--oblique-tilt DEG X Y Z` as strings: the tilt, or what is wrong with it (a message naming the bad value). Shared
+ * with scripts/eval-model.ts, which takes the same four numbers comma-separated.
+ */
+export function parseObliqueTilt(vals: string[]): { angleDeg: number; axis: Vec3 } | string {
+  if (vals.length !== 4 || !vals.every((v) => v.trim() !== '' && Number.isFinite(Number(v))))
+    return `--oblique-tilt needs 4 numbers (DEG X Y Z), got "${vals.join(' ')}"`;
+  const [deg, ...axis] = vals.map(Number);
+  if (!(deg > 0 && deg <= OBLIQUE_TILT_MAX_DEG)) return `--oblique-tilt: angle "${vals[0]}" is not in (0, ${OBLIQUE_TILT_MAX_DEG}] degrees`;
+  if (Math.hypot(...axis) < 1e-6) return `--oblique-tilt: axis "${vals.slice(1).join(' ')}" has no direction`;
+  return { angleDeg: deg, axis: axis as Vec3 };
 }
 
 /** Parses the command line (without node/script). Throws PsoasError BAD_ARGUMENT with the usage text. */
@@ -83,8 +97,18 @@ export function parseArgs(argv: string[]): CliArgs {
         break;
       }
       case '--oblique':
+        if (o.oblique !== undefined) argError('--oblique and --oblique-tilt: give one of them', a);
         o.oblique = true;
         break;
+      case '--oblique-tilt': {
+        if (o.oblique !== undefined) argError('--oblique and --oblique-tilt: give one of them', a);
+        const vals = argv.slice(i + 1, i + 5);
+        const tilt = parseObliqueTilt(vals);
+        if (typeof tilt === 'string') argError(tilt, vals);
+        o.oblique = tilt;
+        i += 4;
+        break;
+      }
       case '--noise': {
         const v = argv[++i];
         const x = Number(v);

@@ -197,6 +197,9 @@ export function phantomGrid(opts: PhantomOptions, anatomy?: Anatomy): Grid {
 /** Allowed `psoasScale` overrides (the seeds draw 0.79..1.21). */
 export const PSOAS_SCALE_LIMITS: readonly [number, number] = [0.5, 1.5];
 
+/** Largest explicit `oblique` tilt the CLIs accept (degrees): beyond it an axial series is no longer axial. */
+export const OBLIQUE_TILT_MAX_DEG = 45;
+
 /** The analytic anatomy of the options: the seed's, with `psoasScale` in place of the seed's when given. */
 function phantomAnatomy(opts: PhantomOptions): Anatomy {
   const s = opts.psoasScale;

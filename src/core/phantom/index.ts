@@ -1,5 +1,5 @@
 /** Synthetic abdominal CT phantom: public entry points. */
-export { generatePhantom, phantomGrid, GENERATOR_VERSION, PRESETS, PSOAS_SCALE_LIMITS } from './generate';
+export { generatePhantom, phantomGrid, GENERATOR_VERSION, PRESETS, PSOAS_SCALE_LIMITS, OBLIQUE_TILT_MAX_DEG } from './generate';
 export type { PhantomOptions, PhantomPreset, PhantomResult, PhantomTruth, SliceOrder } from './generate';
 export type { PsoasTruth } from './truth';
 export { LABELS, LABEL } from './labels';
