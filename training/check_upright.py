@@ -1,10 +1,11 @@
 """Checks train.py's upright resampling of oblique phantoms (--upright-oblique), on the CPU in about a minute.
 
-    python3 training/check_upright.py [--seed 7001] [--data /tmp/psoas-check-upright]
+    python3 training/check_upright.py [--seed 7001] [--data /tmp/psoas-check-upright] [--tilt DEG X Y Z]
 
 1. A phantom that is NOT oblique, resampled by the upright path, must equal the standard path (F.interpolate onto
    the exact-extent grid): the same grid, so the same image values (float error) and labels.
-2. The same seed generated on the oblique grid (16° about (1, 0.5, 0.25)) and resampled upright must show the same
+2. The same seed generated on the oblique grid (16° about (1, 0.5, 0.25), or --tilt's, as train.py
+   --oblique-tilt-range draws them) and resampled upright must show the same
    anatomy as the straight one: per psoas label, volume and centroid (LPS mm) close to the straight phantom's.
 Prints the figures; exits non-zero when a check fails.
 """
@@ -45,10 +46,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--seed', type=int, default=7001)
     ap.add_argument('--data', default='/tmp/psoas-check-upright')
+    ap.add_argument('--tilt', type=float, nargs=4, metavar=('DEG', 'X', 'Y', 'Z'),
+                    help='the oblique grid tilted DEG about (X, Y, Z) instead of the generator\'s 16° about (1, 0.5, 0.25)')
     args = ap.parse_args()
     ok = True
     straight = generate(args.seed, ['--spacing', '1.5', '1.5', '3'], os.path.join(args.data, 'straight'))
-    oblique = generate(args.seed, ['--spacing', '1.5', '1.5', '3', '--oblique'], os.path.join(args.data, 'oblique'))
+    tilt = ['--oblique-tilt'] + [f'{x:g}' for x in args.tilt] if args.tilt else ['--oblique']
+    oblique = generate(args.seed, ['--spacing', '1.5', '1.5', '3'] + tilt, os.path.join(args.data, 'oblique'))
 
     # 1. straight: upright path == standard path
     a_img, a_lab, _, _, _ = load_case(straight, SPACING)

@@ -10,6 +10,7 @@
  * - csa_at_level_mm2 / mean_hu_at_level: at the user's level z (mm), e.g. L3.
  * - mean_hu, mean_hu_muscle_window (HU; window default -29..150 inclusive).
  * - truncated / truncated_reasons: mask touches the first/last slice or an in-plane FOV edge (lower limits).
+ * - edge_margin_mm / edge_margin_to: how far (mm) the mask stays from the nearest edge of the series, and which edge.
  * - measureAll adds tpa_mm2 / tpa_cm2 (left + right CSA at the level) and pmi_cm2_per_m2 = TPA (cm²) / height (m)².
  */
 export {

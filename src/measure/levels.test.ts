@@ -175,6 +175,37 @@ describe('truncation flag', () => {
   });
 });
 
+describe('edge margin: how far the mask stays from the edge of the series', () => {
+  it.each([
+    // cylinder z -100..100, r 12 at x = +5 (patient left), y = 0; grid x ±30, y ±40: 13 mm to the left edge, 23 mm
+    // to the right one, 28 mm to the front and back
+    { name: 'top nearest', zlo: -130, zhi: 110, to: 'last slice', mm: 10 },
+    { name: 'bottom nearest', zlo: -106, zhi: 130, to: 'first slice', mm: 6 },
+    { name: 'in-plane nearest', zlo: -140, zhi: 140, to: 'left FOV edge', mm: 13 },
+  ])('$name', ({ zlo, zhi, to, mm }) => {
+    const c = cylinder(12, -100, 100, 5, 0);
+    const g = gridAround([[-30, -40, zlo], [30, 40, zhi]], [1, 1, 2], AXIAL_HF, 0);
+    const m = measureStructure(null, { geometry: g, data: voxelise(g, c) }, 1);
+    expect(m.truncated).toBe(false);
+    expect(m.edge_margin_to).toBe(to);
+    // between voxel centres: within one voxel of the analytic gap (2 mm slices, 1 mm in-plane)
+    expect(Math.abs(m.edge_margin_mm! - mm)).toBeLessThanOrEqual(2);
+  });
+
+  it('0 when truncated, null when absent', () => {
+    const c = cylinder(12, -100, 100);
+    const g = gridAround([[-30, -40, -50], [30, 40, 130]], [1, 1, 2], AXIAL_HF, 0);
+    const data = voxelise(g, c);
+    const m = measureStructure(null, { geometry: g, data }, 1);
+    expect(m.truncated_reasons).toEqual(['first slice']);
+    expect(m.edge_margin_mm).toBe(0);
+    expect(m.edge_margin_to).toBe('first slice');
+    const none = measureStructure(null, { geometry: g, data: new Uint8Array(data.length) }, 1);
+    expect(none.edge_margin_mm).toBeNull();
+    expect(none.edge_margin_to).toBeNull();
+  });
+});
+
 describe('TPA and PMI', () => {
   it('left + right cylinders: TPA = π(r1² + r2²), PMI = TPA(cm²)/h²', () => {
     const left = cylinder(12, -80, 80, 40, 10);

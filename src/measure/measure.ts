@@ -110,6 +110,19 @@ function truncation(g: VolumeGeometry, q: LabelAccumulator): string[] {
   return out;
 }
 
+/** The grid edge nearest to the mask: distance (mm, voxel centre to edge voxel centre) and its name. */
+function edgeMargin(g: VolumeGeometry, q: LabelAccumulator): { mm: number; to: string } {
+  const faces: { mm: number; to: string }[] = [
+    { mm: q.min[2] * g.spacing[2], to: 'first slice' },
+    { mm: (g.dimensions[2] - 1 - q.max[2]) * g.spacing[2], to: 'last slice' },
+    { mm: q.min[0] * g.spacing[0], to: `${edgeSide(g, 0, false)} FOV edge` },
+    { mm: (g.dimensions[0] - 1 - q.max[0]) * g.spacing[0], to: `${edgeSide(g, 0, true)} FOV edge` },
+    { mm: q.min[1] * g.spacing[1], to: `${edgeSide(g, 1, false)} FOV edge` },
+    { mm: (g.dimensions[1] - 1 - q.max[1]) * g.spacing[1], to: `${edgeSide(g, 1, true)} FOV edge` },
+  ];
+  return faces.reduce((a, b) => (b.mm < a.mm ? b : a));
+}
+
 function emptyResult(label: number, huWindow: [number, number], axial: boolean): StructureMeasurements {
   return {
     label,
@@ -134,6 +147,8 @@ function emptyResult(label: number, huWindow: [number, number], axial: boolean):
     hu_window: huWindow,
     truncated: false,
     truncated_reasons: [],
+    edge_margin_mm: null,
+    edge_margin_to: null,
     warnings: [],
   };
 }
@@ -230,6 +245,9 @@ function measureOne(
 
   res.truncated_reasons = truncation(g, q);
   res.truncated = res.truncated_reasons.length > 0;
+  const margin = edgeMargin(g, q);
+  res.edge_margin_mm = margin.mm;
+  res.edge_margin_to = margin.to;
   if (res.truncated) {
     res.warnings.push(
       `label ${label} touches the ${res.truncated_reasons.join(', ')}: volume, extent and length are lower limits`,

@@ -104,6 +104,13 @@ export interface StructureMeasurements {
   truncated: boolean;
   /** Which edges: 'first slice', 'last slice', '<side> FOV edge' (side = patient side the edge faces). */
   truncated_reasons: string[];
+  /**
+   * Shortest distance (mm, between voxel centres along the grid's axes) from the mask to the edge of the series, and
+   * which edge that is (named as in truncated_reasons); null when absent, 0 when truncated. For batch work: how much
+   * of the series lies beyond the mask (the model card, session 22, has a model's mask stopping short near the edge).
+   */
+  edge_margin_mm: number | null;
+  edge_margin_to: string | null;
   /** Non-fatal remarks for the user. */
   warnings: string[];
 }
