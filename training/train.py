@@ -329,7 +329,8 @@ def trainable_mask(names, prefixes):
     below it as a module path ('dec.2' takes 'dec.2.c1.weight', not 'dec.20.c1.weight'). A prefix that matches no
     parameter is a typo, a ValueError. Why freeze: five CPU fine-tunes of all weights (sessions 16-19, 21) moved the
     cranial end of oblique series; training only the last decoder level changes how the boundary is placed from
-    local evidence and leaves the context that finds the muscle as it is."""
+    local evidence and leaves the context that finds the muscle as it is. (Session 22's probe with up.2 dec.2 head
+    overshot all the same: model card, "Probe (session 22)".)"""
     keep = [any(n == p or n.startswith(p + '.') for p in prefixes) for n in names]
     unused = [p for p in prefixes if not any(n == p or n.startswith(p + '.') for n in names)]
     if unused:

@@ -98,29 +98,21 @@ function edgeSide(g: VolumeGeometry, axis: 0 | 1, high: boolean): string {
   return SIDE_NAMES[letters[positive ? 1 : 0]];
 }
 
-function truncation(g: VolumeGeometry, q: LabelAccumulator): string[] {
+/**
+ * The six edges of the series and how far the mask stays from each: mm between the mask's outermost voxel centre and
+ * the edge voxel centre along that grid axis (0 = the mask touches it), named by slice or by the patient side faced.
+ */
+function edgeFaces(g: VolumeGeometry, q: LabelAccumulator): { mm: number; to: string }[] {
   const [nx, ny, nz] = g.dimensions;
-  const out: string[] = [];
-  if (q.min[2] === 0) out.push('first slice');
-  if (q.max[2] === nz - 1) out.push('last slice');
-  if (q.min[0] === 0) out.push(`${edgeSide(g, 0, false)} FOV edge`);
-  if (q.max[0] === nx - 1) out.push(`${edgeSide(g, 0, true)} FOV edge`);
-  if (q.min[1] === 0) out.push(`${edgeSide(g, 1, false)} FOV edge`);
-  if (q.max[1] === ny - 1) out.push(`${edgeSide(g, 1, true)} FOV edge`);
-  return out;
-}
-
-/** The grid edge nearest to the mask: distance (mm, voxel centre to edge voxel centre) and its name. */
-function edgeMargin(g: VolumeGeometry, q: LabelAccumulator): { mm: number; to: string } {
-  const faces: { mm: number; to: string }[] = [
-    { mm: q.min[2] * g.spacing[2], to: 'first slice' },
-    { mm: (g.dimensions[2] - 1 - q.max[2]) * g.spacing[2], to: 'last slice' },
-    { mm: q.min[0] * g.spacing[0], to: `${edgeSide(g, 0, false)} FOV edge` },
-    { mm: (g.dimensions[0] - 1 - q.max[0]) * g.spacing[0], to: `${edgeSide(g, 0, true)} FOV edge` },
-    { mm: q.min[1] * g.spacing[1], to: `${edgeSide(g, 1, false)} FOV edge` },
-    { mm: (g.dimensions[1] - 1 - q.max[1]) * g.spacing[1], to: `${edgeSide(g, 1, true)} FOV edge` },
+  const [sx, sy, sz] = g.spacing;
+  return [
+    { mm: q.min[2] * sz, to: 'first slice' },
+    { mm: (nz - 1 - q.max[2]) * sz, to: 'last slice' },
+    { mm: q.min[0] * sx, to: `${edgeSide(g, 0, false)} FOV edge` },
+    { mm: (nx - 1 - q.max[0]) * sx, to: `${edgeSide(g, 0, true)} FOV edge` },
+    { mm: q.min[1] * sy, to: `${edgeSide(g, 1, false)} FOV edge` },
+    { mm: (ny - 1 - q.max[1]) * sy, to: `${edgeSide(g, 1, true)} FOV edge` },
   ];
-  return faces.reduce((a, b) => (b.mm < a.mm ? b : a));
 }
 
 function emptyResult(label: number, huWindow: [number, number], axial: boolean): StructureMeasurements {
@@ -243,11 +235,12 @@ function measureOne(
   res.extent_z_range_mm = [q.zcMin - hz, q.zcMax + hz];
   res.extent_mm = res.extent_z_range_mm[1] - res.extent_z_range_mm[0];
 
-  res.truncated_reasons = truncation(g, q);
+  const faces = edgeFaces(g, q);
+  res.truncated_reasons = faces.filter((f) => f.mm === 0).map((f) => f.to);
   res.truncated = res.truncated_reasons.length > 0;
-  const margin = edgeMargin(g, q);
-  res.edge_margin_mm = margin.mm;
-  res.edge_margin_to = margin.to;
+  const nearest = faces.reduce((a, b) => (b.mm < a.mm ? b : a));
+  res.edge_margin_mm = nearest.mm;
+  res.edge_margin_to = nearest.to;
   if (res.truncated) {
     res.warnings.push(
       `label ${label} touches the ${res.truncated_reasons.join(', ')}: volume, extent and length are lower limits`,
