@@ -319,8 +319,8 @@ def train_variant(n, psoas_scale_range=None, oblique_tilt_range=None):
         lo, hi = oblique_tilt_range
         axis = [r.gauss(0, 1) for _ in range(3)]
         norm = math.sqrt(sum(a * a for a in axis))
-        v[v.index('--oblique'):v.index('--oblique') + 1] = (
-            ['--oblique-tilt', f'{lo + (hi - lo) * r.random():.2f}'] + [f'{a / norm:.4f}' for a in axis])
+        i = v.index('--oblique')
+        v[i:i + 1] = ['--oblique-tilt', f'{lo + (hi - lo) * r.random():.2f}'] + [f'{a / norm:.4f}' for a in axis]
     return v
 
 
@@ -331,8 +331,10 @@ def trainable_mask(names, prefixes):
     cranial end of oblique series; training only the last decoder level changes how the boundary is placed from
     local evidence and leaves the context that finds the muscle as it is. (Session 22's probe with up.2 dec.2 head
     overshot all the same: model card, "Probe (session 22)".)"""
-    keep = [any(n == p or n.startswith(p + '.') for p in prefixes) for n in names]
-    unused = [p for p in prefixes if not any(n == p or n.startswith(p + '.') for n in names)]
+    def under(n, p):
+        return n == p or n.startswith(p + '.')
+    keep = [any(under(n, p) for p in prefixes) for n in names]
+    unused = [p for p in prefixes if not any(under(n, p) for n in names)]
     if unused:
         raise ValueError(f'--trainable: no parameter under {", ".join(unused)} (module paths such as enc.0, up.2, '
                          f'dec.2, head)')
@@ -430,7 +432,7 @@ def main():
             keep = trainable_mask([n for n, _ in model.named_parameters()], args.trainable)
         except ValueError as e:
             ap.error(str(e))
-        for (name, p), k in zip(model.named_parameters(), keep):
+        for p, k in zip(model.parameters(), keep):
             p.requires_grad_(k)
         print(f'training {sum(p.numel() for p in model.parameters() if p.requires_grad):,} of '
               f'{sum(p.numel() for p in model.parameters()):,} parameters ({" ".join(args.trainable)})', flush=True)
