@@ -10,7 +10,9 @@
  * pipeline bug fails CI; they are not the acceptance targets. The chest case (no psoas, < 1 mL) is the target itself.
  */
 import { describe, expect, it } from 'vitest';
-import { EVAL_CASES, HOLDOUT_CASES, VALIDATION_CASES, edgeCounts, evaluateCases, formatCase, slope, summarise, type CaseResult, type SideResult } from './eval-model';
+import { EVAL_CASES, HOLDOUT_CASES, VALIDATION_CASES, edgeCounts, evaluateCases, formatCase, slope, summarise, withCaudalMargin, type CaseResult, type SideResult } from './eval-model';
+import { indexToWorld } from '../src/core/geometry';
+import { generatePhantom } from '../src/core/phantom';
 
 /** Per case: lowest Dice of either side, largest |volume error| and |length error| (fractions) of either side. */
 const FLOORS: Record<string, { dice: number; vol: number; len: number }> = {
@@ -70,7 +72,7 @@ describe('edgeCounts (boundary vs distant errors)', () => {
 describe('summarise (per-variant figures of a set)', () => {
   const side = (dice: number, volume_err: number, length_err: number, truth_volume_ml = 0): SideResult => ({
     dice, volume_err, length_err, volume_ml: 0, truth_volume_ml, length_mm: 0, truth_length_mm: 0,
-    fp_by_structure: {}, fn_voxels: 0, fn_edge_voxels: 0, fp_edge_voxels: 0, ends_mm: { cranial: 0, caudal: 0 },
+    fp_by_structure: {}, fn_voxels: 0, fn_edge_voxels: 0, fp_edge_voxels: 0, ends_mm: { cranial: 0, caudal: 0 }, edge_margin_mm: null, edge_margin_to: null,
   });
   const res = (name: string, l: SideResult, r: SideResult): CaseResult =>
     ({ name, dims: [1, 1, 1], spacing: [1, 1, 1], seconds: { generate: 0, segment: 0 }, mask_ml: 0, sides: { psoas_left: l, psoas_right: r } });
@@ -115,5 +117,36 @@ describe('phantom sets', () => {
     expect(new Set(seeds).size).toBe(all.length);
     expect(new Set(all.map((c) => c.name)).size).toBe(all.length);
     expect(seeds.filter((x) => x >= 1000 && x <= 1999)).toEqual([]);
+  });
+});
+
+describe('withCaudalMargin (a straight series cut just below the psoas)', () => {
+  const base = { name: 'c', phantom: { seed: 4101, spacing: [3, 3, 4] as [number, number, number] } };
+  /** Patient z (mm) of the lowest slice with psoas and of the caudal face (lowest slice centre), straight grid. */
+  const lowAndFace = (c: typeof base) => {
+    const ph = generatePhantom(c.phantom);
+    const g = ph.labels.geometry;
+    const [nx, ny, nz] = g.dimensions;
+    const zs: number[] = [];
+    for (let k = 0; k < nz; k++)
+      if (ph.labels.data.subarray(k * nx * ny, (k + 1) * nx * ny).some((l) => l === 1 || l === 2)) zs.push(indexToWorld(g, [0, 0, k])[2]);
+    return { low: Math.min(...zs), face: Math.min(indexToWorld(g, [0, 0, 0])[2], indexToWorld(g, [0, 0, nz - 1])[2]), ph };
+  };
+
+  it.each([5, 20])('puts the caudal face %s mm below the lowest psoas slice (within one slice), same anatomy', (mm) => {
+    const before = lowAndFace(base);
+    const moved = withCaudalMargin(base, mm);
+    expect(moved.name).toBe(`c_${mm}`);
+    const after = lowAndFace(moved as typeof base);
+    // the grid moves by a fraction of a slice too, so the lowest psoas slice may move by up to one slice (4 mm)
+    expect(after.low - after.face).toBeGreaterThanOrEqual(mm - 4);
+    expect(after.low - after.face).toBeLessThanOrEqual(mm + 4);
+    expect(before.low - before.face).toBeGreaterThan(mm + 4); // the default field of view reaches further down
+    expect(after.ph.truth.psoas_left.volume_ml).toBe(before.ph.truth.psoas_left.volume_ml);
+    expect(after.ph.image.geometry.dimensions).toEqual(before.ph.image.geometry.dimensions);
+  });
+
+  it('refuses an oblique case', () => {
+    expect(() => withCaudalMargin({ name: 'o', phantom: { ...base.phantom, oblique: true } }, 10)).toThrow(/o is oblique/);
   });
 });

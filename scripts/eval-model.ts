@@ -75,6 +75,9 @@ export interface SideResult {
    * mask runs on past the muscle's end; negative: it stops short. Where a length error comes from.
    */
   ends_mm: { cranial: number; caudal: number };
+  /** The measured mask's distance to the nearest face of the series (mm) and which face (measurements' edge_margin). */
+  edge_margin_mm: number | null;
+  edge_margin_to: string | null;
 }
 
 export interface CaseResult {
@@ -141,7 +144,7 @@ function withExtend(pp: ModelManifest['postprocess'], mm: number | undefined): M
 }
 
 /** Manifest overrides to compare on the same phantoms (undefined = the package as it is). */
-export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3; gridShifts?: Vec3[]; align?: boolean; pvLow?: boolean; extendMm?: number } | undefined;
+export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3; gridShifts?: Vec3[]; align?: boolean; pvLow?: boolean; extendMm?: number; spacing?: Vec3 } | undefined;
 
 export async function evaluateCases(
   cases: EvalCase[],
@@ -170,6 +173,7 @@ export async function evaluateCases(
                 ...base.input,
                 ...(pp.patch ? { patch_size: pp.patch } : {}),
                 ...(pp.align !== undefined ? { align_to_patient_axes: pp.align } : {}),
+                ...(pp.spacing ? { target_spacing_mm: pp.spacing } : {}),
               },
               postprocess: withExtend(withPvLow({ ...base.postprocess, ...pp.postprocess }, pp.pvLow), pp.extendMm),
               sliding_window: {
@@ -181,7 +185,7 @@ export async function evaluateCases(
             }
           : base;
         t = performance.now();
-        const ov = `${manifest.input.align_to_patient_axes ?? false}/${manifest.sliding_window.overlap}/${manifest.sliding_window.mirror_lr ?? false}/${manifest.input.patch_size.join('x')}/${JSON.stringify(manifest.sliding_window.grid_shifts ?? [])}`;
+        const ov = `${manifest.input.target_spacing_mm.join('x')}/${manifest.input.align_to_patient_axes ?? false}/${manifest.sliding_window.overlap}/${manifest.sliding_window.mirror_lr ?? false}/${manifest.input.patch_size.join('x')}/${JSON.stringify(manifest.sliding_window.grid_shifts ?? [])}`;
         const cached = tileCache.get(ov);
         const record: Float32Array[] = [];
         let next = 0;
@@ -275,6 +279,34 @@ export function edgeCounts(mask: Uint8Array, truth: Uint8Array, dims: Vec3, v: n
   return { fn, fp };
 }
 
+/**
+ * The case on a straight grid moved along patient z (same dims, spacing and anatomy) so that its caudal face lies
+ * `marginMm` below the centre of the lowest psoas voxel of either side (LPS +z = head; mm): a series cut just below
+ * the psoas, without tilt (`--caudal-margin`). Oblique cases are refused: there the caudal face is not a plane of
+ * constant z.
+ */
+export function withCaudalMargin(c: EvalCase, marginMm: number): EvalCase {
+  if (c.phantom.oblique) throw new Error(`--caudal-margin: ${c.name} is oblique; only straight cases can be moved along z`);
+  const ph = generatePhantom(c.phantom);
+  const g = ph.labels.geometry;
+  const [nx, ny, nz] = g.dimensions;
+  let low = Infinity;
+  for (let k = 0; k < nz; k++) {
+    // a straight grid: every voxel of slice k has the same z
+    const slice = ph.labels.data.subarray(k * nx * ny, (k + 1) * nx * ny);
+    if (slice.some((l) => l === 1 || l === 2)) low = Math.min(low, indexToWorld(g, [0, 0, k])[2]);
+  }
+  if (!Number.isFinite(low)) throw new Error(`--caudal-margin: ${c.name} has no psoas voxel`);
+  const face = Math.min(indexToWorld(g, [0, 0, 0])[2], indexToWorld(g, [0, 0, nz - 1])[2]);
+  const { center, dims } = ph.resolved;
+  const dz = low - marginMm - face;
+  return {
+    ...c,
+    name: `${c.name}_${marginMm}`,
+    phantom: { ...c.phantom, dims, center: [center[0], center[1], center[2] + dz] },
+  };
+}
+
 /** Measured volume and length of one side against the phantom's analytic truth (in-FOV volume when truncated). */
 function againstTruth(
   m: ReturnType<typeof measureAll>,
@@ -285,6 +317,8 @@ function againstTruth(
   const truth = ph.truth[key];
   const tv = truth.truncated ? truth.volume_in_fov_ml : truth.volume_ml;
   return {
+    edge_margin_mm: s.edge_margin_mm,
+    edge_margin_to: s.edge_margin_to,
     volume_ml: s.volume_ml,
     truth_volume_ml: tv,
     volume_err: s.volume_ml / tv - 1,
@@ -404,6 +438,7 @@ export function formatCase(r: CaseResult): string {
   const mm = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(0)}`;
   const s = (n: string, x: SideResult) =>
     `${n} Dice ${x.dice.toFixed(4)} vol ${pct(x.volume_err)} len ${pct(x.length_err)} ends ${mm(x.ends_mm.cranial)}/${mm(x.ends_mm.caudal)} mm` +
+    (x.edge_margin_mm !== null && x.edge_margin_mm !== undefined ? ` margin ${x.edge_margin_mm.toFixed(0)} mm ${x.edge_margin_to}` : '') +
     (x.fn_voxels ? ` edge ${Math.round((100 * x.fn_edge_voxels) / x.fn_voxels)}% of FN` : '');
   const lv = r.hu_levels ? `  HU low ${r.hu_levels.low.toFixed(1)} (muscle ${r.hu_levels.muscle.toFixed(0)}, fat ${r.hu_levels.fat.toFixed(0)})` : '';
   return `${head}  ${s('L', r.sides.psoas_left)} | ${s('R', r.sides.psoas_right)}${lv}`;
@@ -422,6 +457,7 @@ async function main(): Promise<void> {
       perfect: { type: 'boolean' },
       'psoas-scale': { type: 'string' },
       'oblique-tilt': { type: 'string' },
+      'caudal-margin': { type: 'string' },
     },
   });
   const sets: Record<string, EvalCase[]> = { eval: EVAL_CASES, val: VALIDATION_CASES, holdout: HOLDOUT_CASES };
@@ -442,10 +478,16 @@ async function main(): Promise<void> {
     if (typeof t === 'string') throw new Error(`${t} (comma-separated here: DEG,X,Y,Z)`);
     tilt = t;
   }
-  const wanted = picked.map((c) => {
+  // --caudal-margin MM: each straight case moved up so its caudal face lies MM below the lowest psoas voxel; with
+  // --oblique-tilt it separates the edge of the series from the tilt (session 22's short right caudal ends)
+  const caudal = values['caudal-margin'] === undefined ? undefined : Number(values['caudal-margin']);
+  if (caudal !== undefined && !(caudal >= 0)) throw new Error(`--caudal-margin must be a distance in mm (>= 0); got ${values['caudal-margin']}`);
+  if (caudal !== undefined && tilt) throw new Error('--caudal-margin moves straight series; it cannot be combined with --oblique-tilt');
+  const wanted = picked.filter((c) => caudal === undefined || !c.phantom.oblique).map((c) => {
     let w = c;
     if (scale !== undefined) w = { ...w, name: `${w.name}@${scale}`, phantom: { ...w.phantom, psoasScale: scale } };
     if (tilt) w = { ...w, name: `${w.name}^${tilt.angleDeg}`, phantom: { ...w.phantom, oblique: tilt } };
+    if (caudal !== undefined) w = withCaudalMargin(w, caudal);
     return w;
   });
   // --variants="pkg;none;-29,150,0.3;ov=0.25;t=0.6;-29,150,0.5/ov=0.25/t=0.6": the package as is, without
@@ -468,6 +510,12 @@ async function main(): Promise<void> {
         if (ps.length !== 3 || !ps.every((x) => Number.isInteger(x) && x > 0))
           throw new Error(`--variants: ${part} must give the tile size as three positive integers x,y,z (model-grid voxels)`);
         out.patch = ps as Vec3;
+      }
+      else if (part.startsWith('sp=')) {
+        const sp = part.slice(3).split(',').map(Number);
+        if (sp.length !== 3 || !sp.every((x) => Number.isFinite(x) && x > 0))
+          throw new Error(`--variants: ${part} must give the model grid's spacing as three positive numbers x,y,z (mm)`);
+        out.spacing = sp as Vec3;
       }
       else if (part.startsWith('gs=')) {
         const gs = part.slice(3).split(':').map((t) => t.split(',').map(Number));
