@@ -10,9 +10,9 @@
  * pipeline bug fails CI; they are not the acceptance targets. The chest case (no psoas, < 1 mL) is the target itself.
  */
 import { describe, expect, it } from 'vitest';
-import { EVAL_CASES, HOLDOUT_CASES, VALIDATION_CASES, edgeCounts, evaluateCases, formatCase, slope, summarise, withCaudalMargin, type CaseResult, type SideResult } from './eval-model';
+import { EVAL_CASES, HOLDOUT_CASES, VALIDATION_CASES, edgeCounts, evaluateCases, formatCase, slope, summarise, withCaudalExtension, withCaudalMargin, type CaseResult, type SideResult } from './eval-model';
 import { indexToWorld } from '../src/core/geometry';
-import { generatePhantom } from '../src/core/phantom';
+import { generatePhantom, phantomGrid } from '../src/core/phantom';
 
 /** Per case: lowest Dice of either side, largest |volume error| and |length error| (fractions) of either side. */
 const FLOORS: Record<string, { dice: number; vol: number; len: number }> = {
@@ -148,5 +148,32 @@ describe('withCaudalMargin (a straight series cut just below the psoas)', () => 
 
   it('refuses an oblique case', () => {
     expect(() => withCaudalMargin({ name: 'o', phantom: { ...base.phantom, oblique: true } }, 10)).toThrow(/o is oblique/);
+  });
+});
+
+describe('withCaudalExtension (the field of view extended towards the feet)', () => {
+  it.each([
+    ['straight, head first', { seed: 4102, spacing: [3, 3, 4] as [number, number, number] }],
+    ['straight, feet first', { seed: 4102, spacing: [3, 3, 4] as [number, number, number], sliceOrder: 'feet-first' as const }],
+    ['tilted 25°', { seed: 4102, spacing: [3, 3, 4] as [number, number, number], oblique: { angleDeg: 25, axis: [-0.5, 1, 0.3] as [number, number, number] } }],
+  ])('%s: adds whole slices at the caudal end only', (_, phantom) => {
+    const before = phantomGrid(phantom).geometry;
+    const moved = withCaudalExtension({ name: 'c', phantom }, 30);
+    expect(moved.name).toBe('c+30');
+    const after = phantomGrid(moved.phantom).geometry;
+    const n = Math.ceil(30 / 4);
+    expect(after.dimensions).toEqual([before.dimensions[0], before.dimensions[1], before.dimensions[2] + n]);
+    // the old grid is part of the new one: every old slice is a new slice (same centre), so the cranial face is kept
+    const headFirst = before.direction[8] < 0;
+    const [nx, ny, nz] = before.dimensions;
+    for (const [i, j, k] of [[0, 0, 0], [nx - 1, ny - 1, nz - 1], [7, 3, 5]]) {
+      const w = indexToWorld(before, [i, j, k]);
+      const v = indexToWorld(after, [i, j, headFirst ? k : k + n]);
+      for (let a = 0; a < 3; a++) expect(v[a]).toBeCloseTo(w[a], 6);
+    }
+    // and the added slices lie below the old caudal face
+    const lowOld = Math.min(indexToWorld(before, [0, 0, 0])[2], indexToWorld(before, [0, 0, nz - 1])[2]);
+    const lowNew = Math.min(indexToWorld(after, [0, 0, 0])[2], indexToWorld(after, [0, 0, nz + n - 1])[2]);
+    expect(lowNew).toBeLessThan(lowOld - 20);
   });
 });

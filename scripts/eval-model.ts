@@ -20,7 +20,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { indexToWorld, type Vec3 } from '../src/core/geometry';
-import { generatePhantom, LABELS, PSOAS_SCALE_LIMITS, type PhantomOptions } from '../src/core/phantom';
+import { generatePhantom, LABELS, phantomGrid, PSOAS_SCALE_LIMITS, type PhantomOptions } from '../src/core/phantom';
 import type { Volume } from '../src/core/volume';
 import { loadNodeModel } from '../src/inference/ort-node';
 import { measureAll } from '../src/measure';
@@ -307,6 +307,21 @@ export function withCaudalMargin(c: EvalCase, marginMm: number): EvalCase {
   };
 }
 
+/**
+ * The case with its field of view extended `mm` further towards the feet: whole slices added at the caudal end along
+ * the grid's own slice axis (tilted or not), the cranial face and everything else unchanged (`--caudal-extend`).
+ */
+export function withCaudalExtension(c: EvalCase, mm: number): EvalCase {
+  const { geometry: g, resolved } = phantomGrid(c.phantom);
+  const d3: Vec3 = [g.direction[6], g.direction[7], g.direction[8]];
+  const n = Math.ceil(mm / g.spacing[2]);
+  // the centre moves half the added length along the slice axis, towards the feet (LPS -z)
+  const half = ((d3[2] < 0 ? 1 : -1) * n * g.spacing[2]) / 2;
+  const center = resolved.center.map((x, a) => x + d3[a] * half) as Vec3;
+  const [nx, ny, nz] = resolved.dims;
+  return { ...c, name: `${c.name}+${mm}`, phantom: { ...c.phantom, dims: [nx, ny, nz + n], center } };
+}
+
 /** Measured volume and length of one side against the phantom's analytic truth (in-FOV volume when truncated). */
 function againstTruth(
   m: ReturnType<typeof measureAll>,
@@ -458,6 +473,7 @@ async function main(): Promise<void> {
       'psoas-scale': { type: 'string' },
       'oblique-tilt': { type: 'string' },
       'caudal-margin': { type: 'string' },
+      'caudal-extend': { type: 'string' },
     },
   });
   const sets: Record<string, EvalCase[]> = { eval: EVAL_CASES, val: VALIDATION_CASES, holdout: HOLDOUT_CASES };
@@ -483,11 +499,16 @@ async function main(): Promise<void> {
   const caudal = values['caudal-margin'] === undefined ? undefined : Number(values['caudal-margin']);
   if (caudal !== undefined && !(caudal >= 0)) throw new Error(`--caudal-margin must be a distance in mm (>= 0); got ${values['caudal-margin']}`);
   if (caudal !== undefined && tilt) throw new Error('--caudal-margin moves straight series; it cannot be combined with --oblique-tilt');
+  // --caudal-extend MM: the field of view extended MM towards the feet (with --oblique-tilt: is a short caudal end
+  // the tilt or the nearby edge?)
+  const extend = values['caudal-extend'] === undefined ? undefined : Number(values['caudal-extend']);
+  if (extend !== undefined && !(extend > 0)) throw new Error(`--caudal-extend must be a distance in mm (> 0); got ${values['caudal-extend']}`);
   const wanted = picked.filter((c) => caudal === undefined || !c.phantom.oblique).map((c) => {
     let w = c;
     if (scale !== undefined) w = { ...w, name: `${w.name}@${scale}`, phantom: { ...w.phantom, psoasScale: scale } };
     if (tilt) w = { ...w, name: `${w.name}^${tilt.angleDeg}`, phantom: { ...w.phantom, oblique: tilt } };
     if (caudal !== undefined) w = withCaudalMargin(w, caudal);
+    if (extend !== undefined) w = withCaudalExtension(w, extend);
     return w;
   });
   // --variants="pkg;none;-29,150,0.3;ov=0.25;t=0.6;-29,150,0.5/ov=0.25/t=0.6": the package as is, without
