@@ -7,6 +7,8 @@
 2. The same seed generated on the oblique grid (16° about (1, 0.5, 0.25), or --tilt's, as train.py
    --oblique-tilt-range draws them) and resampled upright must show the same
    anatomy as the straight one: per psoas label, volume and centroid (LPS mm) close to the straight phantom's.
+3. input.outside_fill 'edge' on the oblique phantom: inside the series the image is the same as with 'clip_low';
+   the corners beyond it repeat the series' edge instead of holding the window's low bound (-1 after normalising).
 Prints the figures; exits non-zero when a check fails.
 """
 import argparse
@@ -34,11 +36,11 @@ def label_stats(t_lab, axes):
     return out
 
 
-def upright_of(d):
+def upright_of(d, outside_fill='clip_low'):
     img, aff = read_nifti(os.path.join(d, 'image.nii.gz'))
     lab, _ = read_nifti(os.path.join(d, 'labels.nii.gz'))
     _, _, axes = upright_sampler(img.shape, aff, SPACING)
-    t_img, t_lab, _, _, _ = load_case_upright(img, lab, aff, SPACING, (), 0.0, 0.0, (), 'cpu')
+    t_img, t_lab, _, _, _ = load_case_upright(img, lab, aff, SPACING, (), 0.0, 0.0, (), 'cpu', outside_fill)
     return t_img, t_lab, axes, tilt_deg(aff)
 
 
@@ -65,7 +67,7 @@ def main():
     ok &= same_shape and diff < 1e-4 and agree > 0.999
 
     # 2. oblique upright vs straight: same anatomy
-    _, o_lab, axes_o, tilt_o = upright_of(oblique)
+    o_img, o_lab, axes_o, tilt_o = upright_of(oblique)
     s, o = label_stats(b_lab, axes_s), label_stats(o_lab, axes_o)
     print(f'oblique (tilt {tilt_o:.2f}°) resampled upright, against the straight phantom of seed {args.seed}:')
     for v, name in ((1, 'psoas_left'), (2, 'psoas_right')):
@@ -73,6 +75,15 @@ def main():
         dc = float(np.linalg.norm(np.subtract(o[v][1], s[v][1])))
         print(f'  {name}: volume {s[v][0]:.1f} → {o[v][0]:.1f} mL ({100 * dv:+.2f} %), centroid moved {dc:.2f} mm')
         ok &= abs(dv) < 0.03 and dc < 1.5
+
+    # 3. outside_fill 'edge': the same inside the series, the corners no longer at the low bound
+    e_img, _, _, _ = upright_of(oblique, 'edge')
+    corner = o_img == -1.0  # the corners (and any voxel clipped to the window's low bound: air)
+    inside_diff = float((e_img - o_img)[~corner].abs().max())
+    low_clip, low_edge = float(corner.float().mean()), float((e_img == -1.0).float().mean())
+    print(f"outside_fill 'edge': image max |diff| inside the series {inside_diff:.2e}; voxels at the low bound "
+          f"{100 * low_clip:.2f} % (clip_low) → {100 * low_edge:.2f} % (edge)")
+    ok &= inside_diff < 1e-6 and low_edge < low_clip - 0.01
     print('OK' if ok else 'FAILED')
     return 0 if ok else 1
 

@@ -129,7 +129,7 @@ def upright_sampler(shape, affine, spacing, dev='cpu'):
     """For an oblique series: the model grid along the patient axes (LPS) over the bounding box of the series' voxel-edge
     corners, spacing adjusted to tile it exactly (resample.ts patientAlignedGeometry, as the 0.8.1+ pipeline runs
     such a series), and a function that resamples [C, k, j, i] volumes of the series onto it (trilinear, C channels)
-    with `outside` where the box lies beyond the series. Returns (sample, size [D, H, W], axes): axes are the LPS
+    with `outside` where the box lies beyond the series (None: the series' edge voxels repeated). Returns (sample, size [D, H, W], axes): axes are the LPS
     coordinates (mm) of the grid's voxel centres along x, y, z."""
     m, origin = lps_geometry(affine)
     n = np.array(shape[:3], dtype=np.float64)  # i, j, k
@@ -148,13 +148,16 @@ def upright_sampler(shape, affine, spacing, dev='cpu'):
     inside = inside.to(dev)
 
     def sample(vol, outside):
+        # outside None: the series' edge repeated outwards (input.outside_fill 'edge'; grid_sample's border padding)
         out = F.grid_sample(vol[None].float(), grid, mode='bilinear', padding_mode='border', align_corners=True)[0]
+        if outside is None:
+            return out
         return torch.where(inside[None], out, torch.as_tensor(outside, dtype=out.dtype, device=out.device))
     return sample, [dims[2], dims[1], dims[0]], axes
 
 
 def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, focus_labels=(), dev='cpu',
-              upright=False, bg_muscle_hu=None):
+              upright=False, bg_muscle_hu=None, outside_fill='clip_low'):
     """Image, psoas labels, psoas voxel list, 'hard negatives' and 'focus negatives' on the model grid.
 
     Hard negatives: voxels of the phantom structures in `hard_labels` (e.g. iliacus, liver) within `hard_margin_mm`
@@ -164,7 +167,8 @@ def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, fo
     psoas's HU and touches it with no edge in the image), to centre more patches on and weigh more; None without.
     The tensors are made and kept on `dev` (on a GPU the resampling takes milliseconds and patches need no copy).
     With `upright`, an oblique series is resampled onto a grid along the patient axes (upright_sampler), as the
-    pipeline runs it when a package sets input.align_to_patient_axes.
+    pipeline runs it when a package sets input.align_to_patient_axes, its corners beyond the series filled as
+    `outside_fill` says (input.outside_fill: 'clip_low' or 'edge').
     With `bg_muscle_hu` = (lo, hi), background voxels whose HU (source grid, noise included) is within [lo, hi] get the
     pseudo label BG_MUSCLE, so `hard_labels` / `focus_labels` can name them like any phantom structure.
     """
@@ -174,7 +178,8 @@ def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, fo
         lo, hi = bg_muscle_hu
         lab_all = np.where((lab_all == 0) & (img >= lo) & (img <= hi), BG_MUSCLE, lab_all).astype(lab_all.dtype)
     if upright and tilt_deg(aff) >= OBLIQUE_MIN_DEG:
-        return load_case_upright(img, lab_all, aff, spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels, dev)
+        return load_case_upright(img, lab_all, aff, spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels, dev,
+                                 outside_fill)
     img, sp = to_lps_canonical(img, aff)
     lab_all, _ = to_lps_canonical(lab_all, aff)
     lab = np.where(lab_all <= 2, lab_all, 0)  # only psoas labels are trained
@@ -219,15 +224,19 @@ def finish_case(t_img, t_lab, lab_all, to_model, spacing, hard_labels, hard_marg
     return t_img[0], t_lab.to(torch.uint8), fg, hard, focus
 
 
-def load_case_upright(img, lab_all, aff, spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels, dev):
-    """load_case for an oblique series on the upright model grid (no axis permutation needed: the grid is LPS)."""
+def load_case_upright(img, lab_all, aff, spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels, dev,
+                      outside_fill='clip_low'):
+    """load_case for an oblique series on the upright model grid (no axis permutation needed: the grid is LPS).
+    With outside_fill 'edge' the labels are repeated outwards with the image, so the two stay consistent there."""
     sample, _, _ = upright_sampler(img.shape, aff, spacing, dev)
-    t_img = sample(torch.from_numpy(np.ascontiguousarray(normalise(img).transpose(2, 1, 0)))[None].to(dev), -1.0)[None]
+    edge = outside_fill == 'edge'
+    t_img = sample(torch.from_numpy(np.ascontiguousarray(normalise(img).transpose(2, 1, 0)))[None].to(dev),
+                   None if edge else -1.0)[None]
     lab_src = lab_all_grid(lab_all, dev)
     lab = torch.where(lab_src <= 2, lab_src, torch.zeros_like(lab_src))
     onehot = F.one_hot(lab, 3).permute(3, 0, 1, 2).float()
-    t_lab = sample(onehot, 0.0).argmax(0)  # outside the series: all channels 0 → background
-    return finish_case(t_img, t_lab, lab_src, lambda m: sample(m[None].float(), 0.0)[0] > 0.5,
+    t_lab = sample(onehot, None if edge else 0.0).argmax(0)  # clip_low, outside the series: all channels 0 → background
+    return finish_case(t_img, t_lab, lab_src, lambda m: sample(m[None].float(), None if edge else 0.0)[0] > 0.5,
                        spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels)
 
 
@@ -394,6 +403,9 @@ def main():
     ap.add_argument('--upright-oblique', action='store_true',
                     help='oblique phantoms on a model grid along the patient axes (as a package with '
                     'input.align_to_patient_axes runs them; check with training/check_upright.py)')
+    ap.add_argument('--outside-fill', choices=['clip_low', 'edge'],
+                    help="with --upright-oblique: what the upright grid holds beyond the series (the package's "
+                    "input.outside_fill; default: the --init package's, else clip_low)")
     ap.add_argument('--bg-muscle-hu', type=float, nargs=2, metavar=('LO', 'HI'),
                     help=f'background voxels with HU in [LO, HI] (the body wall and thigh muscles, unlabelled in the '
                     f'phantoms) get the pseudo label {BG_MUSCLE}, e.g. for --focus-labels 18 {BG_MUSCLE}')
@@ -416,6 +428,11 @@ def main():
         ap.error('--oblique-tilt-range needs 0 < LO < HI <= 45 (degrees; the phantom CLI takes tilts up to 45)')
     if args.focus_weight is None:
         args.focus_weight = args.hard_weight
+
+    if args.outside_fill is None:
+        init_manifest = os.path.join(args.init, 'manifest.json') if args.init else None
+        inherited_input = json.load(open(init_manifest)).get('input', {}) if init_manifest and os.path.exists(init_manifest) else {}
+        args.outside_fill = inherited_input.get('outside_fill', 'clip_low')
 
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -480,7 +497,7 @@ def main():
             d = generate(1000 + n, train_variant(n, args.psoas_scale_range, args.oblique_tilt_range), args.data)
             return load_case(d, args.spacing, tuple(args.hard_labels), args.hard_margin_mm, args.cranial_mm,
                              tuple(args.focus_labels), dev, upright=args.upright_oblique,
-                             bg_muscle_hu=args.bg_muscle_hu)
+                             bg_muscle_hu=args.bg_muscle_hu, outside_fill=args.outside_fill)
         if args.workers > 1:
             from concurrent.futures import ThreadPoolExecutor
             with ThreadPoolExecutor(args.workers) as pool:
@@ -594,6 +611,7 @@ def export(args, model, dev, steps_done, train_s, history, commands):
             'target_spacing_mm': args.spacing, 'orientation': 'LPS',
             **({'align_to_patient_axes': inherited['input']['align_to_patient_axes']}
                if 'align_to_patient_axes' in inherited.get('input', {}) else {}),
+            **({'outside_fill': args.outside_fill} if args.outside_fill != 'clip_low' else {}),
             'intensity': {'clip': [lo, hi], 'normalise': {'mean': (lo + hi) / 2, 'std': (hi - lo) / 2}},
         },
         'output': {'name': 'probabilities', 'channels': 3, 'activation': 'softmax',
