@@ -144,7 +144,7 @@ function withExtend(pp: ModelManifest['postprocess'], mm: number | undefined): M
 }
 
 /** Manifest overrides to compare on the same phantoms (undefined = the package as it is). */
-export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3; gridShifts?: Vec3[]; align?: boolean; pvLow?: boolean; extendMm?: number; spacing?: Vec3; outsideFill?: 'clip_low' | 'edge' } | undefined;
+export type PostprocessVariant = { postprocess?: Partial<ModelManifest['postprocess']>; overlap?: number; mirror?: boolean; patch?: Vec3; gridShifts?: Vec3[]; align?: boolean; pvLow?: boolean; extendMm?: number; spacing?: Vec3; outsideFill?: 'clip_low' | 'edge' | 'reflect' } | undefined;
 
 export async function evaluateCases(
   cases: EvalCase[],
@@ -518,7 +518,7 @@ async function main(): Promise<void> {
   // connected component ('nolc'), keeping pieces within MM of the largest ('gap=MM'), with another inference tile
   // size in model-grid voxels x,y,z ('ps=96,96,48'; the network is fully convolutional), with model-grid placements
   // for translation test-time augmentation ('gs=0,0,0:0.5,0.5,0.5', model voxels), with(out) an oblique series
-  // resampled onto a model grid along the patient axes ('align', 'noalign'), with its corners outside the series edge-clamped or at the HU window's low bound ('edgefill', 'lowfill'), with(out) hu_refine's per-series
+  // resampled onto a model grid along the patient axes ('align', 'noalign'), with its corners outside the series edge-clamped, mirrored or at the HU window's low bound ('edgefill', 'reflectfill', 'lowfill'), with(out) hu_refine's per-series
   // partial-volume low bound ('pv', 'nopv'), with hu_refine's extension only within MM of fat ('near=MM'; 'near=0':
   // everywhere in the window), or several ('/'-joined)
   const variants: PostprocessVariant[] = (values.variants ?? 'pkg').split(';').map((v) => {
@@ -547,7 +547,8 @@ async function main(): Promise<void> {
       }
       else if (part === 'mirror' || part === 'nomirror') out.mirror = part === 'mirror';
       else if (part === 'align' || part === 'noalign') out.align = part === 'align';
-      else if (part === 'edgefill' || part === 'lowfill') out.outsideFill = part === 'edgefill' ? 'edge' : 'clip_low';
+      else if (part === 'edgefill' || part === 'lowfill' || part === 'reflectfill')
+        out.outsideFill = part === 'edgefill' ? 'edge' : part === 'reflectfill' ? 'reflect' : 'clip_low';
       else if (part === 'pv' || part === 'nopv') out.pvLow = part === 'pv';
       else if (part.startsWith('near=')) {
         const mm = Number(part.slice(5));

@@ -7,8 +7,9 @@
 2. The same seed generated on the oblique grid (16° about (1, 0.5, 0.25), or --tilt's, as train.py
    --oblique-tilt-range draws them) and resampled upright must show the same
    anatomy as the straight one: per psoas label, volume and centroid (LPS mm) close to the straight phantom's.
-3. input.outside_fill 'edge' on the oblique phantom: inside the series the image is the same as with 'clip_low';
-   the corners beyond it repeat the series' edge instead of holding the window's low bound (-1 after normalising).
+3. input.outside_fill 'edge' and 'reflect' on the oblique phantom: inside the series the image is the same as with
+   'clip_low' (for 'reflect', but for the outermost half voxel, which it mirrors and the others clamp); the corners beyond it continue the series (its edge repeated, or mirrored) instead of holding the
+   window's low bound (-1 after normalising).
 Prints the figures; exits non-zero when a check fails.
 """
 import argparse
@@ -76,14 +77,17 @@ def main():
         print(f'  {name}: volume {s[v][0]:.1f} → {o[v][0]:.1f} mL ({100 * dv:+.2f} %), centroid moved {dc:.2f} mm')
         ok &= abs(dv) < 0.03 and dc < 1.5
 
-    # 3. outside_fill 'edge': the same inside the series, the corners no longer at the low bound
-    e_img, _, _, _ = upright_of(oblique, 'edge')
+    # 3. outside_fill 'edge' / 'reflect': the same inside the series, the corners no longer at the low bound
     corner = o_img == -1.0  # the corners (and any voxel clipped to the window's low bound: air)
-    inside_diff = float((e_img - o_img)[~corner].abs().max())
-    low_clip, low_edge = float(corner.float().mean()), float((e_img == -1.0).float().mean())
-    print(f"outside_fill 'edge': image max |diff| inside the series {inside_diff:.2e}; voxels at the low bound "
-          f"{100 * low_clip:.2f} % (clip_low) → {100 * low_edge:.2f} % (edge)")
-    ok &= inside_diff < 1e-6 and low_edge < low_clip - 0.01
+    for fill in ('edge', 'reflect'):
+        e_img, _, _, _ = upright_of(oblique, fill)
+        d = (e_img - o_img)[~corner].abs()
+        # 'reflect' also mirrors the last half voxel inside the series' extent, which the other two clamp
+        changed = float((d > 1e-6).float().mean())
+        low_clip, low_fill = float(corner.float().mean()), float((e_img == -1.0).float().mean())
+        print(f"outside_fill '{fill}': inside the series {100 * changed:.3f} % of voxels changed (max |diff| "
+              f"{float(d.max()):.2e}); voxels at the low bound {100 * low_clip:.2f} % (clip_low) → {100 * low_fill:.2f} %")
+        ok &= (changed == 0 if fill == 'edge' else changed < 0.02) and low_fill < low_clip - 0.01
     print('OK' if ok else 'FAILED')
     return 0 if ok else 1
 

@@ -129,7 +129,7 @@ def upright_sampler(shape, affine, spacing, dev='cpu'):
     """For an oblique series: the model grid along the patient axes (LPS) over the bounding box of the series' voxel-edge
     corners, spacing adjusted to tile it exactly (resample.ts patientAlignedGeometry, as the 0.8.1+ pipeline runs
     such a series), and a function that resamples [C, k, j, i] volumes of the series onto it (trilinear, C channels)
-    with `outside` where the box lies beyond the series (None: the series' edge voxels repeated). Returns (sample, size [D, H, W], axes): axes are the LPS
+    with `outside` where the box lies beyond the series ('edge' / 'reflect': the series' edge repeated / mirrored). Returns (sample, size [D, H, W], axes): axes are the LPS
     coordinates (mm) of the grid's voxel centres along x, y, z."""
     m, origin = lps_geometry(affine)
     n = np.array(shape[:3], dtype=np.float64)  # i, j, k
@@ -148,9 +148,12 @@ def upright_sampler(shape, affine, spacing, dev='cpu'):
     inside = inside.to(dev)
 
     def sample(vol, outside):
-        # outside None: the series' edge repeated outwards (input.outside_fill 'edge'; grid_sample's border padding)
-        out = F.grid_sample(vol[None].float(), grid, mode='bilinear', padding_mode='border', align_corners=True)[0]
-        if outside is None:
+        # outside 'edge' / 'reflect': the series' edge repeated / mirrored outwards (input.outside_fill; grid_sample's
+        # border / reflection padding, about the edge voxel centres with align_corners=True as resample.ts mirrors; only
+        # a corner deeper than the series is thick differs: grid_sample reflects again where resample.ts clamps)
+        mode = 'reflection' if outside == 'reflect' else 'border'
+        out = F.grid_sample(vol[None].float(), grid, mode='bilinear', padding_mode=mode, align_corners=True)[0]
+        if outside in ('edge', 'reflect'):
             return out
         return torch.where(inside[None], out, torch.as_tensor(outside, dtype=out.dtype, device=out.device))
     return sample, [dims[2], dims[1], dims[0]], axes
@@ -227,16 +230,18 @@ def finish_case(t_img, t_lab, lab_all, to_model, spacing, hard_labels, hard_marg
 def load_case_upright(img, lab_all, aff, spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels, dev,
                       outside_fill='clip_low'):
     """load_case for an oblique series on the upright model grid (no axis permutation needed: the grid is LPS).
-    With outside_fill 'edge' the labels are repeated outwards with the image, so the two stay consistent there."""
+    With outside_fill 'edge' or 'reflect' the labels are continued outwards like the image, so the two stay consistent."""
+    if outside_fill not in ('clip_low', 'edge', 'reflect'):
+        raise ValueError(f"outside_fill must be 'clip_low', 'edge' or 'reflect', got {outside_fill!r}")
     sample, _, _ = upright_sampler(img.shape, aff, spacing, dev)
-    edge = outside_fill == 'edge'
+    cont = outside_fill if outside_fill != 'clip_low' else None  # continued like the image, or None: constant fill
     t_img = sample(torch.from_numpy(np.ascontiguousarray(normalise(img).transpose(2, 1, 0)))[None].to(dev),
-                   None if edge else -1.0)[None]
+                   cont or -1.0)[None]
     lab_src = lab_all_grid(lab_all, dev)
     lab = torch.where(lab_src <= 2, lab_src, torch.zeros_like(lab_src))
     onehot = F.one_hot(lab, 3).permute(3, 0, 1, 2).float()
-    t_lab = sample(onehot, None if edge else 0.0).argmax(0)  # clip_low, outside the series: all channels 0 → background
-    return finish_case(t_img, t_lab, lab_src, lambda m: sample(m[None].float(), None if edge else 0.0)[0] > 0.5,
+    t_lab = sample(onehot, cont or 0.0).argmax(0)  # clip_low, outside the series: all channels 0 → background
+    return finish_case(t_img, t_lab, lab_src, lambda m: sample(m[None].float(), cont or 0.0)[0] > 0.5,
                        spacing, hard_labels, hard_margin_mm, cranial_mm, focus_labels)
 
 
@@ -403,7 +408,7 @@ def main():
     ap.add_argument('--upright-oblique', action='store_true',
                     help='oblique phantoms on a model grid along the patient axes (as a package with '
                     'input.align_to_patient_axes runs them; check with training/check_upright.py)')
-    ap.add_argument('--outside-fill', choices=['clip_low', 'edge'],
+    ap.add_argument('--outside-fill', choices=['clip_low', 'edge', 'reflect'],
                     help="with --upright-oblique: what the upright grid holds beyond the series (the package's "
                     "input.outside_fill; default: the --init package's, else clip_low)")
     ap.add_argument('--bg-muscle-hu', type=float, nargs=2, metavar=('LO', 'HI'),

@@ -76,7 +76,7 @@ describe('validateManifest', () => {
     ['overlap 1', (m) => (m.sliding_window.overlap = 1), /overlap must be in \[0, 1\)/],
     ['blending', (m) => (m.sliding_window.blending = 'median'), /blending/],
     ['align_to_patient_axes not a boolean', (m) => (m.input.align_to_patient_axes = 1), /input\.align_to_patient_axes must be true or false/],
-    ['outside_fill not a known fill', (m) => ((m.input as { outside_fill?: unknown }).outside_fill = 'air'), /input\.outside_fill must be 'clip_low' or 'edge'/],
+    ['outside_fill not a known fill', (m) => ((m.input as { outside_fill?: unknown }).outside_fill = 'air'), /input\.outside_fill must be 'clip_low', 'edge' or 'reflect'/],
     ['mirror_lr not a boolean', (m) => (m.sliding_window.mirror_lr = 'yes'), /sliding_window\.mirror_lr must be true or false/],
     ['grid_shifts empty', (m) => (m.sliding_window.grid_shifts = []), /sliding_window\.grid_shifts must be a list of 1 to 8 offsets/],
     ['grid_shifts of two numbers', (m) => (m.sliding_window.grid_shifts = [[0, 0, 0], [0.5, 0.5]]), /grid_shifts\[1\] must be \[x, y, z\]/],

@@ -43,9 +43,10 @@ export interface ManifestInput {
    * With align_to_patient_axes, what the model grid holds where it lies outside the tilted series (its corners):
    * 'clip_low' (default) = the HU window's low bound, as if the body ended there; 'edge' = the nearest voxel of the
    * series repeated outwards, so the anatomy seems to go on and the edge of the series does not look like the edge of
-   * the body. Only the series' own voxels are mapped back either way.
+   * the body; 'reflect' = the series mirrored about its edge, continuing the anatomy without repeating one slice.
+   * Only the series' own voxels are mapped back in every case.
    */
-  outside_fill?: 'clip_low' | 'edge';
+  outside_fill?: 'clip_low' | 'edge' | 'reflect';
   intensity: {
     /** HU window [lo, hi] applied before normalisation. */
     clip: [number, number];
@@ -199,8 +200,8 @@ export function validateManifest(json: unknown, source = 'manifest.json'): Model
   input.orientation = (input.orientation as string).toUpperCase();
   if (input.align_to_patient_axes !== undefined && typeof input.align_to_patient_axes !== 'boolean')
     fail('input.align_to_patient_axes', 'must be true or false', input.align_to_patient_axes);
-  if (input.outside_fill !== undefined && input.outside_fill !== 'clip_low' && input.outside_fill !== 'edge')
-    fail('input.outside_fill', "must be 'clip_low' or 'edge'", input.outside_fill);
+  if (input.outside_fill !== undefined && !['clip_low', 'edge', 'reflect'].includes(input.outside_fill as string))
+    fail('input.outside_fill', "must be 'clip_low', 'edge' or 'reflect'", input.outside_fill);
   const intensity = obj(input.intensity, 'input.intensity');
   const clip = intensity.clip;
   if (!Array.isArray(clip) || clip.length !== 2) fail('input.intensity.clip', 'must be [lo, hi] in HU', clip);

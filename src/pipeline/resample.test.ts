@@ -165,6 +165,24 @@ describe('resampleTrilinear', () => {
     ]);
   });
 
+  it.each([
+    // x (voxel index of the 4-voxel source [10, 20, 30, 40]) → clamped, mirrored about the outermost voxel centres
+    [-1.5, 10, 25],
+    [-0.5, 10, 15],
+    [1.25, 22.5, 22.5], // inside: the same either way
+    [4, 40, 30],
+    [5.5, 40, 15],
+    [8, 40, 10], // the mirror image falls beyond the opposite edge (x' = -2): clamped there
+  ])('reflect: x = %s reads %s clamped, %s mirrored; a fill wins over reflect', (x, clamped, mirrored) => {
+    const g: VolumeGeometry = { dimensions: [4, 1, 1], spacing: [1, 1, 1], origin: [0, 0, 0], direction: rot(0) };
+    const data = Float32Array.from([10, 20, 30, 40]);
+    const t: VolumeGeometry = { dimensions: [1, 1, 1], spacing: [1, 1, 1], origin: [x, 0, 0], direction: rot(0) };
+    expect(resampleTrilinear({ geometry: g, data }, t)[0]).toBeCloseTo(clamped, 5);
+    expect(resampleTrilinear({ geometry: g, data }, t, { reflect: true })[0]).toBeCloseTo(mirrored, 5);
+    const filled = resampleTrilinear({ geometry: g, data }, t, { reflect: true, fill: -1 })[0];
+    expect(filled).toBe(x < -0.5 || x > 3.5 ? -1 : resampleTrilinear({ geometry: g, data }, t)[0]);
+  });
+
   it('multi-channel slabs: same values as one pass, buffer bounded by maxSlabValues', () => {
     const C = 3;
     const one = sample(src, smooth);

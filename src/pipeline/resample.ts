@@ -174,6 +174,12 @@ export function indexToIndexAffine(src: VolumeGeometry, dst: VolumeGeometry): { 
 export interface ResampleOptions {
   /** Value for target points outside the source's physical extent; when undefined they are edge-clamped. */
   fill?: number;
+  /**
+   * Without `fill`: points outside the source are mirrored back into it about its outermost voxel centres (voxel
+   * index x beyond n - 1 reads 2 (n - 1) - x) instead of clamped to them, so the anatomy near an edge is continued
+   * by its mirror image rather than by one slice repeated.
+   */
+  reflect?: boolean;
   /** k-slices per slab; default: as many as fit in `maxSlabValues`. */
   slabDepth?: number;
   /** Upper bound on floats held per slab (all channels), default 16M (64 MB). */
@@ -218,6 +224,8 @@ export function resampleTrilinearSlabs(
   const depth = slabDepthFor(target, channels, opts);
   const buf = new Float32Array(tx * ty * depth * channels);
   const fill = opts.fill;
+  const reflect = fill === undefined && opts.reflect === true;
+  const mirror = (x: number, n: number) => (x < 0 ? -x : x > n - 1 ? 2 * (n - 1) - x : x);
   const strideY = nx;
   const strideZ = nx * ny;
   // Continuous-index limits: inside the physical extent = [-0.5, n-0.5] (tolerance for round-off).
@@ -240,9 +248,13 @@ export function resampleTrilinearSlabs(
             for (let c = 0; c < channels; c++) buf[c * slabN + o] = fill;
             continue;
           }
-          const cx = x < 0 ? 0 : x > nx - 1 ? nx - 1 : x;
-          const cy = y < 0 ? 0 : y > ny - 1 ? ny - 1 : y;
-          const cz = z < 0 ? 0 : z > nz - 1 ? nz - 1 : z;
+          const rx = reflect ? mirror(x, nx) : x;
+          const ry = reflect ? mirror(y, ny) : y;
+          const rz = reflect ? mirror(z, nz) : z;
+          // clamped (also a mirror image that falls beyond the opposite edge: a series thinner than the corner)
+          const cx = rx < 0 ? 0 : rx > nx - 1 ? nx - 1 : rx;
+          const cy = ry < 0 ? 0 : ry > ny - 1 ? ny - 1 : ry;
+          const cz = rz < 0 ? 0 : rz > nz - 1 ? nz - 1 : rz;
           const x0 = Math.floor(cx);
           const y0 = Math.floor(cy);
           const z0 = Math.floor(cz);

@@ -294,10 +294,12 @@ export async function segment(
     // 2. Resample to the model spacing (trilinear). 'exact-extent' = PyTorch interpolate(align_corners=False) as in training.
     begin('resample');
     // On a patient-aligned grid the corners outside the tilted series hold the HU window's low bound (the sliding
-    // window's pad value), or with outside_fill 'edge' the series' nearest voxel (edge-clamped).
-    const fill = aligned && manifest.input.outside_fill !== 'edge' ? intensity.clip[0] : undefined;
+    // window's pad value), or with outside_fill 'edge' the series' nearest voxel (edge-clamped), with 'reflect' its
+    // mirror image about the edge.
+    const outside = manifest.input.outside_fill ?? 'clip_low';
+    const fill = aligned && outside === 'clip_low' ? intensity.clip[0] : undefined;
     let modelInput: Float32Array | undefined = resampleHere
-      ? resampleTrilinear({ geometry: src, data: image.data }, grid, { signal: opts.signal, fill })
+      ? resampleTrilinear({ geometry: src, data: image.data }, grid, { signal: opts.signal, fill, reflect: aligned && outside === 'reflect' })
       : Float32Array.from(reData ?? image.data);
     steps.push({
       step: 'resample',
