@@ -504,7 +504,9 @@ async function main(): Promise<void> {
   // the tilt or the nearby edge?)
   const extend = values['caudal-extend'] === undefined ? undefined : Number(values['caudal-extend']);
   if (extend !== undefined && !(extend > 0)) throw new Error(`--caudal-extend must be a distance in mm (> 0); got ${values['caudal-extend']}`);
-  const wanted = picked.filter((c) => caudal === undefined || !c.phantom.oblique).map((c) => {
+  const skipped = caudal === undefined ? [] : picked.filter((c) => c.phantom.oblique).map((c) => c.name);
+  if (skipped.length) console.log(`--caudal-margin: left out the oblique cases ${skipped.join(', ')} (their caudal face is not a plane of constant z)`);
+  const wanted = picked.filter((c) => !skipped.includes(c.name)).map((c) => {
     let w = c;
     if (scale !== undefined) w = { ...w, name: `${w.name}@${scale}`, phantom: { ...w.phantom, psoasScale: scale } };
     if (tilt) w = { ...w, name: `${w.name}^${tilt.angleDeg}`, phantom: { ...w.phantom, oblique: tilt } };
@@ -518,8 +520,9 @@ async function main(): Promise<void> {
   // connected component ('nolc'), keeping pieces within MM of the largest ('gap=MM'), with another inference tile
   // size in model-grid voxels x,y,z ('ps=96,96,48'; the network is fully convolutional), with model-grid placements
   // for translation test-time augmentation ('gs=0,0,0:0.5,0.5,0.5', model voxels), with(out) an oblique series
-  // resampled onto a model grid along the patient axes ('align', 'noalign'), with its corners outside the series edge-clamped, mirrored or at the HU window's low bound ('edgefill', 'reflectfill', 'lowfill'), with(out) hu_refine's per-series
-  // partial-volume low bound ('pv', 'nopv'), with hu_refine's extension only within MM of fat ('near=MM'; 'near=0':
+  // resampled onto a model grid along the patient axes ('align', 'noalign'), with that grid's corners beyond the series
+  // edge-clamped, mirrored or at the HU window's low bound (input.outside_fill: 'edgefill', 'reflectfill', 'lowfill'),
+  // with another model-grid spacing in mm ('sp=1.7,1.7,3'), with(out) hu_refine's per-series partial-volume low bound ('pv', 'nopv'), with hu_refine's extension only within MM of fat ('near=MM'; 'near=0':
   // everywhere in the window), or several ('/'-joined)
   const variants: PostprocessVariant[] = (values.variants ?? 'pkg').split(';').map((v) => {
     if (v === 'pkg') return undefined;
