@@ -129,8 +129,9 @@ def upright_sampler(shape, affine, spacing, dev='cpu'):
     """For an oblique series: the model grid along the patient axes (LPS) over the bounding box of the series' voxel-edge
     corners, spacing adjusted to tile it exactly (resample.ts patientAlignedGeometry, as the 0.8.1+ pipeline runs
     such a series), and a function that resamples [C, k, j, i] volumes of the series onto it (trilinear, C channels)
-    with `outside` where the box lies beyond the series ('edge' / 'reflect': the series' edge repeated / mirrored). Returns (sample, size [D, H, W], axes): axes are the LPS
-    coordinates (mm) of the grid's voxel centres along x, y, z."""
+    with `outside` where the box lies beyond the series (a value, or 'edge' / 'reflect': the series' edge repeated /
+    mirrored). Returns (sample, size [D, H, W], axes): axes are the LPS coordinates (mm) of the grid's voxel centres
+    along x, y, z."""
     m, origin = lps_geometry(affine)
     n = np.array(shape[:3], dtype=np.float64)  # i, j, k
     corners = np.array([[(c >> a) & 1 for a in range(3)] for c in range(8)], dtype=np.float64) * n - 0.5
@@ -171,7 +172,7 @@ def load_case(d, spacing, hard_labels=(), hard_margin_mm=0.0, cranial_mm=0.0, fo
     The tensors are made and kept on `dev` (on a GPU the resampling takes milliseconds and patches need no copy).
     With `upright`, an oblique series is resampled onto a grid along the patient axes (upright_sampler), as the
     pipeline runs it when a package sets input.align_to_patient_axes, its corners beyond the series filled as
-    `outside_fill` says (input.outside_fill: 'clip_low' or 'edge').
+    `outside_fill` says (input.outside_fill: 'clip_low', 'edge' or 'reflect').
     With `bg_muscle_hu` = (lo, hi), background voxels whose HU (source grid, noise included) is within [lo, hi] get the
     pseudo label BG_MUSCLE, so `hard_labels` / `focus_labels` can name them like any phantom structure.
     """
