@@ -20,7 +20,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { indexToWorld, type Vec3 } from '../src/core/geometry';
-import { generatePhantom, LABELS, phantomGrid, PSOAS_SCALE_LIMITS, type PhantomOptions } from '../src/core/phantom';
+import { generatePhantom, LABEL, LABELS, phantomGrid, PSOAS_SCALE_LIMITS, type PhantomOptions } from '../src/core/phantom';
 import type { Volume } from '../src/core/volume';
 import { loadNodeModel } from '../src/inference/ort-node';
 import { measureAll } from '../src/measure';
@@ -295,7 +295,7 @@ export function withCaudalMargin(c: EvalCase, marginMm: number): EvalCase {
   for (let k = 0; k < nz; k++) {
     // a straight grid: every voxel of slice k has the same z
     const slice = ph.labels.data.subarray(k * nx * ny, (k + 1) * nx * ny);
-    if (slice.some((l) => l === 1 || l === 2)) low = Math.min(low, indexToWorld(g, [0, 0, k])[2]);
+    if (slice.some((l) => l === LABEL.psoas_left || l === LABEL.psoas_right)) low = Math.min(low, indexToWorld(g, [0, 0, k])[2]);
   }
   if (!Number.isFinite(low)) throw new Error(`--caudal-margin: ${c.name} has no psoas voxel`);
   const face = Math.min(indexToWorld(g, [0, 0, 0])[2], indexToWorld(g, [0, 0, nz - 1])[2]);
@@ -454,7 +454,7 @@ export function formatCase(r: CaseResult): string {
   const mm = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(0)}`;
   const s = (n: string, x: SideResult) =>
     `${n} Dice ${x.dice.toFixed(4)} vol ${pct(x.volume_err)} len ${pct(x.length_err)} ends ${mm(x.ends_mm.cranial)}/${mm(x.ends_mm.caudal)} mm` +
-    (x.edge_margin_mm !== null && x.edge_margin_mm !== undefined ? ` margin ${x.edge_margin_mm.toFixed(0)} mm ${x.edge_margin_to}` : '') +
+    (x.edge_margin_mm !== null ? ` margin ${x.edge_margin_mm.toFixed(0)} mm ${x.edge_margin_to}` : '') +
     (x.fn_voxels ? ` edge ${Math.round((100 * x.fn_edge_voxels) / x.fn_voxels)}% of FN` : '');
   const lv = r.hu_levels ? `  HU low ${r.hu_levels.low.toFixed(1)} (muscle ${r.hu_levels.muscle.toFixed(0)}, fat ${r.hu_levels.fat.toFixed(0)})` : '';
   return `${head}  ${s('L', r.sides.psoas_left)} | ${s('R', r.sides.psoas_right)}${lv}`;

@@ -8,8 +8,9 @@
    --oblique-tilt-range draws them) and resampled upright must show the same
    anatomy as the straight one: per psoas label, volume and centroid (LPS mm) close to the straight phantom's.
 3. input.outside_fill 'edge' and 'reflect' on the oblique phantom: inside the series the image is the same as with
-   'clip_low' (for 'reflect', but for the outermost half voxel, which it mirrors and the others clamp); the corners beyond it continue the series (its edge repeated, or mirrored) instead of holding the
-   window's low bound (-1 after normalising).
+   'clip_low' (for 'reflect', but for the outermost half voxel, which it mirrors and the others clamp); the corners
+   beyond it continue the series (its edge repeated, or mirrored) instead of holding the window's low bound (-1 after
+   normalising).
 Prints the figures; exits non-zero when a check fails.
 """
 import argparse
