@@ -388,6 +388,10 @@ def main():
     ap.add_argument('--budget-probe', type=int, default=40, help='steps timed for --time-budget (> 10: the first 10 are not)')
     ap.add_argument('--deadline', type=float, help='unix time by which training must end: sets --time-budget when the '
                                                    'training loop starts (after generating and loading the phantoms)')
+    ap.add_argument('--stop-at', type=float,
+                    help='unix time at which to checkpoint and stop WITHOUT changing the schedule (unlike --deadline): one '
+                         'leg of a phase spread over several sessions of a CPU machine; the next leg passes the same '
+                         'options with --resume. Nothing is exported until the last leg ends at --steps')
     ap.add_argument('--no-export', action='store_true', help='train and checkpoint only (export later, --export-only)')
     ap.add_argument('--slim-ckpt', action='store_true',
                     help='checkpoints without the optimizer state (a third of the size; --resume then starts a fresh '
@@ -485,7 +489,7 @@ def main():
                          'from_step': base_steps + step0, 'to_step': base_steps + args.steps, 'seeds': args.seeds,
                          'device': dev if dev == 'cpu' else f'cuda ({torch.cuda.get_device_name(0)})',
                          'torch': torch.__version__})
-        if args.init:  # which weights this phase started from
+        if args.init and not args.resume:  # which weights this phase started from (a resumed leg: see the first leg)
             commands[-1]['init'] = (f"{init_manifest['name']} {init_manifest['version']} "
                                     f"(onnx sha256 {init_manifest['sha256']}), fresh AdamW")
 
@@ -572,6 +576,11 @@ def main():
             if (step + 1) % args.ckpt_every == 0 or step == args.steps - 1:
                 save(step + 1)
             step += 1
+            if args.stop_at and time.time() >= args.stop_at and step < args.steps:
+                save(step)
+                print(f'--stop-at reached: checkpoint at step {step} of {args.steps} ({train_s:.0f}s trained); '
+                      f'continue with the same options and --resume', flush=True)
+                return
         step0 = args.steps
     if args.no_export:
         return
