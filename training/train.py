@@ -577,6 +577,7 @@ def main():
                 save(step + 1)
             step += 1
             if args.stop_at and time.time() >= args.stop_at and step < args.steps:
+                commands[-1]['to_step'] = base_steps + step  # this leg's end; the next leg records its own
                 save(step)
                 print(f'--stop-at reached: checkpoint at step {step} of {args.steps} ({train_s:.0f}s trained); '
                       f'continue with the same options and --resume', flush=True)
