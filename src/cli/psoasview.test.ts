@@ -420,6 +420,148 @@ describe('psoasview segment', () => {
   );
 });
 
+describe('psoasview segment, batch (several inputs / --list)', () => {
+  // Two cylinder CTs (pipeline/synthetic, which the tiny model segments), one on an LPS grid and one on a RAS grid
+  // with 3 mm slices; a label map given as an image (NOT_CT) and a path that does not exist.
+  const grids: Record<string, VolumeGeometry> = {
+    lps: { dimensions: [120, 100, 48], spacing: [2, 2, 2.5], origin: [-119, -99, -58.75], direction: [...IDENTITY] },
+    ras: { dimensions: [120, 100, 40], spacing: [2, 2, 3], origin: [119, 99, -58.5], direction: [-1, 0, 0, 0, -1, 0, 0, 0, 1] },
+  };
+  let bdir = '';
+  const files: Record<string, string> = {};
+  beforeAll(() => {
+    bdir = path.join(dir, 'batch');
+    for (const [name, g] of Object.entries(grids)) {
+      mkdirSync(path.join(bdir, `P-${name}`), { recursive: true });
+      files[name] = path.join(bdir, `P-${name}`, 'ct.nii.gz');
+      writeFileSync(files[name], writeNifti(cylinderPhantom(g).ct));
+    }
+  });
+
+  it('one model session for all cases: per-case folders equal to single runs, summary.csv/json, failed cases recorded, exit 1; --resume keeps the done cases', async () => {
+    const list = path.join(bdir, 'cohort.csv');
+    const missing = path.join(bdir, 'P-late', 'ct.nii.gz');
+    writeFileSync(list, `# cohort\ninput,level_z_mm,height_m\n${files.ras},0,1.8\n${maskPath}\n${missing}\n`);
+    const out = path.join(bdir, 'out');
+    const r = await cli(['segment', files.lps, '--list', list, '--out', out, '--model', tinyPkg, '--threads', '1']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('batch of 4 case(s)');
+    expect(r.stderr).toContain('error: 2 of 4 case(s) failed');
+    expect(r.stderr).toContain(`  mask (${maskPath}): [NOT_CT] ${maskPath} is a label map`);
+    expect(r.stderr).toContain(`  P-late_ct (${missing}): [BAD_ARGUMENT] Input ${missing} does not exist`);
+    // The model was loaded once: one "model" line for four cases.
+    expect(r.stderr.match(/^model /gm)).toHaveLength(1);
+
+    const sum = readJson(path.join(out, 'summary.json'));
+    expect(sum.model.sha256).toBe(createHash('sha256').update(readFileSync(TINY_ONNX)).digest('hex'));
+    expect(sum.model_load_ms).toBeGreaterThan(0);
+    expect(sum.counts).toEqual({ ok: 2, error: 2, reused: 0, pending: 0 });
+    // Case names: the shared file name "ct" takes its patient folder; "mask" is unique.
+    expect(sum.cases.map((c: { case: string; status: string }) => [c.case, c.status])).toEqual([
+      ['P-lps_ct', 'ok'],
+      ['P-ras_ct', 'ok'],
+      ['mask', 'error'],
+      ['P-late_ct', 'error'],
+    ]);
+    expect(existsSync(path.join(out, 'mask'))).toBe(false); // nothing written for a failed case
+    expect(sum.cases[2].error.code).toBe('NOT_CT');
+
+    // Each case equals a single-input run on the same file: same mask voxels, same figures.
+    for (const [name, id, extra] of [['lps', 'P-lps_ct', []], ['ras', 'P-ras_ct', ['--level', '0', '--height', '1.8']]] as const) {
+      const single = path.join(bdir, `single-${name}`);
+      const s = await cli(['segment', files[name], '--out', single, '--model', tinyPkg, '--threads', '1', '-q', ...extra]);
+      expect(s.code, s.stderr).toBe(0);
+      const a = readNifti(new Uint8Array(readFileSync(path.join(out, id, 'psoas-mask.nii.gz'))), 'batch');
+      const b = readNifti(new Uint8Array(readFileSync(path.join(single, 'psoas-mask.nii.gz'))), 'single');
+      expect(a.geometry.dimensions).toEqual(grids[name].dimensions);
+      expect(Buffer.compare(Buffer.from(a.data.buffer), Buffer.from(b.data.buffer))).toBe(0);
+      const jb = readJson(path.join(out, id, 'measurements.json'));
+      const js = readJson(path.join(single, 'measurements.json'));
+      expect(jb.structures).toEqual(js.structures);
+      expect(jb.options).toEqual(js.options);
+      expect(jb.timings_ms.model_load).toBeUndefined(); // paid once, in summary.json
+      const c = sum.cases.find((x: { case: string }) => x.case === id);
+      for (const side of ['psoas_left', 'psoas_right']) {
+        expect(c.structures[side].volume_ml).toBe(js.structures[side].volume_ml);
+        expect(c.structures[side].length_mm).toBe(js.structures[side].length_mm);
+      }
+      if (name === 'ras') expect(c).toMatchObject({ level_z_mm: 0, height_m: 1.8, pmi_cm2_per_m2: js.pmi_cm2_per_m2 });
+    }
+
+    // summary.csv: the same rows, and the figures as numbers a table program reads back.
+    const csv = readFileSync(path.join(out, 'summary.csv'), 'utf8').trimEnd().split('\n');
+    expect(csv).toHaveLength(5);
+    const head = csv[0].split(',');
+    const row = (id: string) => {
+      const cells = csv.find((l) => l.startsWith(`${id},`))!.split(',');
+      return (col: string) => cells[head.indexOf(col)];
+    };
+    const lps = row('P-lps_ct');
+    expect(Number(lps('psoas_left_volume_ml'))).toBe(sum.cases[0].structures.psoas_left.volume_ml);
+    // Cylinder r = 16 mm, |z| <= 50 mm: 80.4 mL.
+    expect(Math.abs(Number(lps('psoas_right_volume_ml')) - 80.4)).toBeLessThan(8);
+    expect(lps('psoas_left_csa_at_level_mm2')).toBe(''); // no level for this case
+    expect(Number(row('P-ras_ct')('pmi_cm2_per_m2'))).toBeCloseTo(sum.cases[1].pmi_cm2_per_m2, 6);
+    expect(row('mask')('error_code')).toBe('NOT_CT');
+    expect(row('mask')('psoas_left_volume_ml')).toBe('');
+    expect(r.stdout).toMatch(/^P-lps_ct\s+ok\s+\d+\.\d\d\s+\d+\.\d\s+\d+\.\d\d/m);
+    expect(r.stdout).toMatch(/^P-late_ct\s+error BAD_ARGUMENT/m);
+
+    // --resume after the missing scan arrived (and the label map was dropped from the list): the two done cases are
+    // kept untouched, the new one runs; exit 0.
+    mkdirSync(path.dirname(missing), { recursive: true });
+    copyFileSync(files.lps, missing);
+    writeFileSync(list, `input,level_z_mm,height_m\n${files.ras},0,1.8\n${missing}\n`);
+    const before = readFileSync(path.join(out, 'P-ras_ct', 'measurements.json'), 'utf8');
+    const again = await cli(['segment', files.lps, '--list', list, '--out', out, '--model', tinyPkg, '--threads', '1', '--resume', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr.match(/kept: measurements\.json of the same model/g)).toHaveLength(2);
+    const sum2 = JSON.parse(again.stdout);
+    expect(sum2).toEqual(readJson(path.join(out, 'summary.json')));
+    expect(sum2.counts).toEqual({ ok: 3, error: 0, reused: 2, pending: 0 });
+    expect(sum2.cases.map((c: { case: string; reused?: boolean }) => [c.case, !!c.reused])).toEqual([
+      ['P-lps_ct', true],
+      ['P-ras_ct', true],
+      ['P-late_ct', false],
+    ]);
+    expect(readFileSync(path.join(out, 'P-ras_ct', 'measurements.json'), 'utf8')).toBe(before);
+    expect(sum2.cases[2].structures.psoas_left.volume_ml).toBe(sum.cases[0].structures.psoas_left.volume_ml); // same image
+
+    // A changed level is another measurement: that case runs again (named by the list's case column, since alone
+    // in the list its derived name would be plain "ct").
+    writeFileSync(list, `case,input,level_z_mm\nP-ras_ct,${files.ras},10\n`);
+    const changed = await cli(['segment', '--list', list, '--out', out, '--model', tinyPkg, '--threads', '1', '--resume', '--json', '-q']);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(JSON.parse(changed.stdout).cases[0]).toMatchObject({ case: 'P-ras_ct', level_z_mm: 10 });
+    expect(JSON.parse(changed.stdout).cases[0].reused).toBeUndefined();
+    expect(readJson(path.join(out, 'P-ras_ct', 'measurements.json')).options.level_z_mm).toBe(10);
+  }, 120_000);
+
+  it.each([
+    [['--level', '0'], 2, '--level applies to one scan; for several inputs give it per case in a --list CSV'],
+    [['--series', '1.2.3'], 2, '--series applies to one scan'],
+  ])('%j with two inputs is a usage error (exit %i)', async (extra, code, message) => {
+    const r = await inProcess(['segment', files.lps, files.ras, '--out', path.join(bdir, 'u'), '--model', tinyPkg, ...extra]);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('bad --list files and --resume on one input fail before the model loads, naming the file and line', async () => {
+    const bad = path.join(bdir, 'bad.csv');
+    writeFileSync(bad, 'input,height_m\nx.nii.gz,1.7\n');
+    const r1 = await inProcess(['segment', '--list', bad, '--out', path.join(bdir, 'u'), '--model', tinyPkg]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toContain(`--list ${bad}:2: height_m needs level_z_mm`);
+    const r2 = await inProcess(['segment', '--list', path.join(bdir, 'nope.csv'), '--out', path.join(bdir, 'u'), '--model', tinyPkg]);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toContain(`Cannot read --list ${path.join(bdir, 'nope.csv')}: no such file`);
+    const r3 = await inProcess(['segment', files.lps, '--resume', '--out', path.join(bdir, 'u'), '--model', tinyPkg]);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toContain('--resume is for several inputs');
+    expect(existsSync(path.join(bdir, 'u'))).toBe(false);
+  });
+});
+
 const PHANTOM_CLI = path.join(REPO, 'src/cli/phantom.ts');
 if (!existsSync(PHANTOM_CLI)) console.warn(`psoasview.test: skipping the phantom round trip: ${PHANTOM_CLI} is absent`);
 describe.skipIf(!existsSync(PHANTOM_CLI))('psoasview phantom → measure', () => {

@@ -3,6 +3,7 @@
  * checkout; bin/psoasview.mjs registers tsx and calls `main`).
  *
  *   psoasview segment <DICOM folder | .nii(.gz) | DICOMweb series URL> --out <dir> [--model <dir>]
+ *   psoasview segment <input> <input> ... | --list <file> --out <dir> [--resume]   (a batch: commands/batch.ts)
  *   psoasview measure <image> --mask <mask> [--map psoas_left=<v>,psoas_right=<v>] --out <dir>
  *   psoasview phantom …        (delegates to src/cli/phantom.ts when present)
  *
@@ -20,6 +21,7 @@ export const USAGE = `Usage: psoasview <command> [options]
 
 Commands:
   segment <input> --out <dir>            segment the left/right psoas and measure them
+  segment <input>... | --list <file>     the same for a cohort: one folder per case, summary.csv
   measure <image> --mask <m> --out <dir> measure an existing label map (from any tool)
   phantom ...                            generate a synthetic abdominal CT (see psoasview phantom --help)
 

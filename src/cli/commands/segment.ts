@@ -9,21 +9,45 @@ import { PsoasError } from '../../core/errors';
 import { writeNifti } from '../../core/io/nifti';
 import type { Volume } from '../../core/volume';
 import { measureAll } from '../../measure';
+import type { ModelSession } from '../../inference/types';
+import type { ModelManifest } from '../../pipeline/manifest';
 import { segment, type Stage } from '../../pipeline/run';
 import { ensureOutDir, parseCommandArgs, parseIntOption, parseLevelAndHeight, round, since, UsageError, type CliIO } from './common';
 import { loadImage } from './input';
 import { findDefaultModel, modelsDir, sha256File, toolVersion } from './model';
+import {
+  batchEntries,
+  caseFromError,
+  caseFromReport,
+  assignCaseIds,
+  formatBatchTable,
+  LIST_COLUMNS,
+  reusableReport,
+  summaryCsv,
+  SUMMARY_CSV,
+  SUMMARY_JSON,
+  writeAtomic,
+  type BatchCase,
+  type BatchEntry,
+  type BatchSummary,
+} from './batch';
 import { addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
 
 export const MASK_FILE = 'psoas-mask.nii.gz';
 export const REPORT_FILE = 'measurements.json';
 
 export const SEGMENT_USAGE = `Usage: psoasview segment <input> --out <dir> [options]
+       psoasview segment <input> <input> ... | --list <file>  --out <dir> [--resume] [options]   (a batch)
 
 Segments the left and right psoas with a model package (onnxruntime-node, CPU) and writes
   <dir>/${MASK_FILE}   label map on the input's own grid: 1 = psoas_left, 2 = psoas_right (patient's sides)
   <dir>/${REPORT_FILE}  model, input geometry, stage timings, and per side: volume, centreline length,
                           craniocaudal extent, max axial CSA and its level, mean HU, truncation
+With several inputs (a batch) the model is loaded once and each case gets <dir>/<case>/ with those two files;
+<dir>/${SUMMARY_CSV} and <dir>/${SUMMARY_JSON} hold one row per case (figures, or the error of a case that failed)
+and are rewritten after every case. A failed case does not stop the batch; the exit status is then 1.
+<case> is the list's case column, else the file name without .nii(.gz), the folder's name or the URL's last
+UID (parent folders are prepended where two inputs share a name).
 
   <input>                    a .nii/.nii.gz CT (HU), a folder of DICOM files (searched recursively), or a
                              DICOMweb URL http(s)://host/dicom-web/studies/<StudyUID>/series/<SeriesUID>
@@ -34,7 +58,13 @@ Segments the left and right psoas with a model package (onnxruntime-node, CPU) a
   --height <m>               patient height in metres, for the psoas muscle index (needs --level)
   --series <uid>             series to load when the folder/study holds several
   --threads <n>              onnxruntime CPU threads (default: onnxruntime's choice)
-  --json                     print measurements.json to stdout instead of the table
+  --list <file>              batch inputs: one path or URL per line, or a CSV with a header naming input and
+                             any of case (its folder name, e.g. a study ID), level_z_mm, height_m, series
+                             (per-case --level, --height, --series)
+  --resume                   batch: keep a case whose <case>/${REPORT_FILE} came from the same model, input,
+                             level and height (after an interrupted or partly failed run); cases are matched
+                             by folder, so give them a case column or keep the list as it was
+  --json                     print measurements.json (batch: summary.json) to stdout instead of the table
   -q, --quiet                no progress messages on stderr
   -h, --help                 this text
 `;
@@ -54,6 +84,95 @@ export function requireCt(v: Volume, source: string, hint = NOT_CT_HINT): void {
     throw new PsoasError('NOT_CT', `${source} is modality ${String(v.meta.modality)}, not CT: ${hint}`, v.meta.modality, source);
 }
 
+/** What every case of one `segment` run shares: the model package and its session (loaded and verified once). */
+interface ModelContext {
+  modelDir: string;
+  manifest: ModelManifest;
+  session: ModelSession;
+  sha256: string;
+  /** ms to load and verify the model; charged to the case's timings only for a single input (a batch pays it once). */
+  modelLoadMs: number;
+  batch: boolean;
+}
+
+/**
+ * Segments and measures one input into `outDir` (psoas-mask.nii.gz + measurements.json) and returns the report.
+ * Throws (PsoasError naming the input) on bad input; nothing is written for a case that fails before the mask.
+ */
+async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, progress: (t: string) => void): Promise<MeasurementsReport> {
+  const { manifest, session, sha256, modelDir } = ctx;
+  const { levelZmm, heightM } = entry;
+  const t0 = performance.now();
+  const timings: Record<string, number> = ctx.batch ? {} : { model_load: ctx.modelLoadMs };
+
+  let t = performance.now();
+  const loaded = await loadImage(entry.input, { series: entry.series, onProgress: progress });
+  requireCt(loaded.volume, loaded.source);
+  timings.load = since(t);
+  const image = loaded.volume;
+  progress(`image ${image.geometry.dimensions.join('x')} @ ${image.geometry.spacing.map((s) => +s.toFixed(3)).join('x')} mm`);
+
+  let lastStage: Stage | undefined;
+  let lastTenth = -1;
+  const result = await segment(image, manifest, session.predictTile, {
+    onProgress: (p) => {
+      if (p.stage !== lastStage) {
+        lastStage = p.stage;
+        lastTenth = -1;
+        progress(`  ${p.stage}`);
+      }
+      if (p.stage === 'inference') {
+        const tenth = Math.floor(p.fraction * 10);
+        if (tenth !== lastTenth && tenth > 0 && tenth < 10) {
+          lastTenth = tenth;
+          progress(`    ${tenth * 10}% of tiles`);
+        }
+      }
+    },
+  });
+  for (const [k, v] of Object.entries(result.timings)) if (k !== 'total') timings[k] = round(v, 1);
+  timings.segment_total = round(result.timings.total, 1);
+
+  t = performance.now();
+  await ensureOutDir(outDir, 'segment'); // a batch case's folder: made only once there is something to write
+  const maskPath = path.join(outDir, MASK_FILE);
+  const labelMap: Record<string, number> = {};
+  for (const [value, name] of Object.entries(result.labels)) if (Number(value) !== 0) labelMap[name] = Number(value);
+  const description = Object.entries(labelMap)
+    .map(([n, v]) => `${v}=${n}`)
+    .join(' ');
+  await writeFile(maskPath, writeNifti(result.mask, { description: `psoasview ${manifest.name} ${manifest.version}: ${description}`.slice(0, 79) }));
+  timings.write_mask = since(t);
+
+  t = performance.now();
+  progress('measuring');
+  const all = measureAll(image, result.mask, labelMap, { levelZmm, heightM, source: maskPath });
+  timings.measure = since(t);
+
+  const warnings = [...loaded.warnings, ...measurementWarnings(all, 'the model found nothing')];
+  // One input: model_load is part of this run's total; in a batch it was paid once (summary.json's model_load_ms).
+  timings.total = round(since(t0) + (ctx.batch ? 0 : ctx.modelLoadMs), 1);
+  const report: MeasurementsReport = {
+    format_version: REPORT_FORMAT_VERSION,
+    tool: { name: 'psoasview', version: await toolVersion(), command: 'segment' },
+    created: new Date().toISOString(),
+    model: { name: manifest.name, version: manifest.version, sha256, path: path.resolve(modelDir) },
+    input: describeInput(loaded),
+    mask: { file: path.resolve(maskPath), labels: labelMap },
+    backend: session.backend,
+    timings_ms: timings,
+    steps: result.steps.map((s) => `${s.step}: ${s.summary}`),
+    options: {
+      ...reportOptions(levelZmm, heightM),
+    },
+    structures: all.structures,
+    warnings,
+  };
+  addTotals(report, all);
+  await writeFile(path.join(outDir, REPORT_FILE), JSON.stringify(report, null, 2) + '\n');
+  return report;
+}
+
 export async function segmentCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs('segment', argv, {
     out: { type: 'string' },
@@ -62,6 +181,8 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
     height: { type: 'string' },
     series: { type: 'string' },
     threads: { type: 'string' },
+    list: { type: 'string' },
+    resume: { type: 'boolean' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
     help: { type: 'boolean', short: 'h' },
@@ -70,20 +191,26 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
     io.out(SEGMENT_USAGE);
     return 0;
   }
-  if (positionals.length !== 1)
-    throw new UsageError(`psoasview segment: expected one <input>, got ${positionals.length}${positionals.length ? ` (${positionals.join(' ')})` : ''}`, positionals);
+  const batch = values.list !== undefined || positionals.length > 1;
+  if (!batch && positionals.length !== 1)
+    throw new UsageError(`psoasview segment: expected an <input> (or several, or --list <file>), got none`, positionals);
   const { levelZmm, heightM } = parseLevelAndHeight(values);
+  if (batch) {
+    // A level, a height and a series UID belong to one patient's scan: in a batch they come per case from --list.
+    for (const [opt, v] of [['--level', values.level], ['--height', values.height], ['--series', values.series]] as const)
+      if (v !== undefined)
+        throw new UsageError(`psoasview segment: ${opt} applies to one scan; for several inputs give it per case in a --list CSV (columns: ${LIST_COLUMNS.join(', ')})`, v);
+  } else if (values.resume) throw new UsageError('psoasview segment: --resume is for several inputs (a batch); one input always runs', values.resume);
   const threads = parseIntOption('--threads', values.threads, 1, 256);
+  // Inputs first (a bad --list fails before the model is loaded), then the output folder.
+  const entries = batch ? await batchEntries(positionals, values.list) : [{ input: positionals[0], levelZmm, heightM, series: values.series, from: 'argument 1' }];
   const outDir = await ensureOutDir(values.out, 'segment');
   const progress = (t: string) => {
     if (!values.quiet) io.err(t);
   };
 
-  const t0 = performance.now();
-  const timings: Record<string, number> = {};
-
   // Model first: a bad package fails in a second, before a large series is downloaded.
-  let t = performance.now();
+  const t = performance.now();
   const modelDir = values.model ?? (await findDefaultModel(modelsDir()));
   progress(`model ${modelDir}${values.model ? '' : ' (default: first package in models/)'}`);
   // Imported here so that `measure` and `--help` never load the native onnxruntime module.
@@ -92,75 +219,82 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
   try {
     const onnxPath = path.join(modelDir, manifest.onnx ?? 'model.onnx');
     const sha256 = manifest.sha256 ? manifest.sha256.toLowerCase() : await sha256File(onnxPath);
-    timings.model_load = since(t);
-
-    t = performance.now();
-    const loaded = await loadImage(positionals[0], { series: values.series, onProgress: progress });
-    requireCt(loaded.volume, loaded.source);
-    timings.load = since(t);
-    const image = loaded.volume;
-    progress(`image ${image.geometry.dimensions.join('x')} @ ${image.geometry.spacing.map((s) => +s.toFixed(3)).join('x')} mm`);
-
-    let lastStage: Stage | undefined;
-    let lastTenth = -1;
-    const result = await segment(image, manifest, session.predictTile, {
-      onProgress: (p) => {
-        if (p.stage !== lastStage) {
-          lastStage = p.stage;
-          lastTenth = -1;
-          progress(`  ${p.stage}`);
-        }
-        if (p.stage === 'inference') {
-          const tenth = Math.floor(p.fraction * 10);
-          if (tenth !== lastTenth && tenth > 0 && tenth < 10) {
-            lastTenth = tenth;
-            progress(`    ${tenth * 10}% of tiles`);
-          }
-        }
-      },
-    });
-    for (const [k, v] of Object.entries(result.timings)) if (k !== 'total') timings[k] = round(v, 1);
-    timings.segment_total = round(result.timings.total, 1);
-
-    t = performance.now();
-    const maskPath = path.join(outDir, MASK_FILE);
-    const labelMap: Record<string, number> = {};
-    for (const [value, name] of Object.entries(result.labels)) if (Number(value) !== 0) labelMap[name] = Number(value);
-    const description = Object.entries(labelMap)
-      .map(([n, v]) => `${v}=${n}`)
-      .join(' ');
-    await writeFile(maskPath, writeNifti(result.mask, { description: `psoasview ${manifest.name} ${manifest.version}: ${description}`.slice(0, 79) }));
-    timings.write_mask = since(t);
-
-    t = performance.now();
-    progress('measuring');
-    const all = measureAll(image, result.mask, labelMap, { levelZmm, heightM, source: maskPath });
-    timings.measure = since(t);
-
-    const warnings = [...loaded.warnings, ...measurementWarnings(all, 'the model found nothing')];
-    timings.total = since(t0);
-    const report: MeasurementsReport = {
-      format_version: REPORT_FORMAT_VERSION,
-      tool: { name: 'psoasview', version: await toolVersion(), command: 'segment' },
-      created: new Date().toISOString(),
-      model: { name: manifest.name, version: manifest.version, sha256, path: path.resolve(modelDir) },
-      input: describeInput(loaded),
-      mask: { file: path.resolve(maskPath), labels: labelMap },
-      backend: session.backend,
-      timings_ms: timings,
-      steps: result.steps.map((s) => `${s.step}: ${s.summary}`),
-      options: {
-        ...reportOptions(levelZmm, heightM),
-      },
-      structures: all.structures,
-      warnings,
-    };
-    addTotals(report, all);
-    const jsonPath = path.join(outDir, REPORT_FILE);
-    await writeFile(jsonPath, JSON.stringify(report, null, 2) + '\n');
-    io.out(values.json ? JSON.stringify(report, null, 2) : `${formatSummary(report)}\nwrote   ${maskPath}\n        ${jsonPath}`);
-    return 0;
+    const ctx: ModelContext = { modelDir, manifest, session, sha256, modelLoadMs: since(t), batch };
+    if (!batch) {
+      const report = await segmentOne(entries[0], outDir, ctx, progress);
+      const maskPath = path.join(outDir, MASK_FILE);
+      io.out(values.json ? JSON.stringify(report, null, 2) : `${formatSummary(report)}\nwrote   ${maskPath}\n        ${path.join(outDir, REPORT_FILE)}`);
+      return 0;
+    }
+    return await runBatch(entries, outDir, ctx, { resume: !!values.resume, json: !!values.json, progress, io });
   } finally {
     await session.dispose();
   }
+}
+
+/** The batch loop (see batch.ts): one case after the other, errors recorded, the summary rewritten after each. */
+async function runBatch(
+  entries: BatchEntry[],
+  outDir: string,
+  ctx: ModelContext,
+  opts: { resume: boolean; json: boolean; progress: (t: string) => void; io: CliIO },
+): Promise<number> {
+  const { progress, io } = opts;
+  const ids = assignCaseIds(entries);
+  const structureNames = Object.entries(ctx.manifest.output.labels)
+    .filter(([v]) => Number(v) !== 0)
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([, n]) => n);
+  const summary: BatchSummary = {
+    format_version: 1,
+    tool: { name: 'psoasview', version: await toolVersion(), command: 'segment' },
+    created: new Date().toISOString(),
+    model: { name: ctx.manifest.name, version: ctx.manifest.version, sha256: ctx.sha256, path: path.resolve(ctx.modelDir) },
+    backend: ctx.session.backend,
+    model_load_ms: ctx.modelLoadMs,
+    cases: [],
+    counts: { ok: 0, error: 0, reused: 0, pending: entries.length },
+  };
+  const save = async () => {
+    const c = summary.cases;
+    summary.counts = { ok: c.filter((x) => x.status === 'ok').length, error: c.filter((x) => x.status === 'error').length, reused: c.filter((x) => x.reused).length, pending: entries.length - c.length };
+    await writeAtomic(path.join(outDir, SUMMARY_JSON), JSON.stringify(summary, null, 2) + '\n');
+    await writeAtomic(path.join(outDir, SUMMARY_CSV), summaryCsv(c, structureNames));
+  };
+  progress(`batch of ${entries.length} case(s) into ${outDir}`);
+  for (let n = 0; n < entries.length; n++) {
+    const entry = entries[n];
+    const id = ids[n];
+    const caseDir = path.join(outDir, id);
+    const t0 = performance.now();
+    progress(`[${n + 1}/${entries.length}] ${id}: ${entry.input}`);
+    let row: BatchCase;
+    try {
+      const kept = opts.resume ? await reusableReport(path.join(caseDir, REPORT_FILE), path.join(caseDir, MASK_FILE), entry, ctx.sha256) : undefined;
+      if (kept) {
+        progress('  kept: measurements.json of the same model, input and options is already there (--resume)');
+        // seconds: those of the run that made it
+        row = caseFromReport(id, entry, kept, (kept.timings_ms?.total ?? 0) / 1000, true);
+      } else {
+        row = caseFromReport(id, entry, await segmentOne(entry, caseDir, ctx, (s) => progress(`  ${s}`)), (performance.now() - t0) / 1000);
+      }
+    } catch (e) {
+      row = caseFromError(id, entry, e, (performance.now() - t0) / 1000);
+      progress(`  error [${row.error?.code}]: ${row.error?.message}`);
+    }
+    summary.cases.push(row);
+    await save();
+  }
+  const failed = summary.cases.filter((c) => c.status === 'error');
+  io.out(
+    opts.json
+      ? JSON.stringify(summary, null, 2)
+      : `${formatBatchTable(summary.cases, structureNames)}\n\nwrote   ${path.join(outDir, SUMMARY_CSV)}\n        ${path.join(outDir, SUMMARY_JSON)}\n        <case>/${MASK_FILE}, <case>/${REPORT_FILE}`,
+  );
+  if (failed.length) {
+    io.err(`error: ${failed.length} of ${entries.length} case(s) failed (the others are written; rerun with --resume to keep them):`);
+    for (const c of failed) io.err(`  ${c.case} (${c.input}): [${c.error?.code}] ${c.error?.message}`);
+    return 1;
+  }
+  return 0;
 }

@@ -1,0 +1,321 @@
+/**
+ * Batch segmentation for `psoasview segment`: several inputs (positionals and/or `--list <file>`), one model session,
+ * one sub-folder per case and a cohort table.
+ *
+ *   <out>/<case>/psoas-mask.nii.gz, <out>/<case>/measurements.json   as for one input
+ *   <out>/summary.csv, <out>/summary.json                              one row per case, rewritten after every case
+ *
+ * Why a mode of its own rather than a shell loop: the model is loaded and its checksum verified once; a case that
+ * fails (unreadable folder, not CT, PACS down) is recorded with its error code and the run goes on, so one bad series
+ * in a cohort does not lose the others; the table is what a researcher loads into R or pandas; and `--resume` keeps
+ * the cases already done by the same model after an interruption.
+ *
+ * Units in the table as in measurements.json: mL, mm (patient LPS z for levels), mm², cm² (TPA), cm²/m² (PMI), HU.
+ */
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describeError, isPsoasError, PsoasError } from '../../core/errors';
+import type { StructureMeasurements } from '../../measure';
+import { parseHeight, parseNumberOption, round, UsageError } from './common';
+import type { MeasurementsReport, ReportModel } from './report';
+
+/** One case of a batch: the input and its own options (a level and a height belong to one patient). */
+export interface BatchEntry {
+  input: string;
+  levelZmm?: number;
+  heightM?: number;
+  series?: string;
+  /** The case's folder name from the list's `case` column (e.g. a study ID), instead of one derived from the input. */
+  caseId?: string;
+  /** Where it was given, for messages: `list.csv:4` or `argument 2`. */
+  from: string;
+}
+
+/** Columns a `--list` CSV may have (header row); only `input` is required. */
+export const LIST_COLUMNS = ['input', 'case', 'level_z_mm', 'height_m', 'series'] as const;
+
+/** A case folder name: letters, digits, '.', '_' and '-', not starting with '.', '_' or '-'. */
+const CASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/**
+ * Parses a `--list` file. Two forms:
+ * - one input per line (path or DICOMweb URL);
+ * - a CSV whose first line is a header naming `input` and any of case, level_z_mm, height_m, series (comma-separated,
+ *   no quoting: an input holding a comma cannot be given this way).
+ * Blank lines and lines starting with '#' are skipped in both. Errors name the file and the line.
+ */
+export function parseInputList(text: string, file: string): BatchEntry[] {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const rows: Array<{ line: number; text: string }> = [];
+  lines.forEach((t, i) => {
+    const s = t.trim();
+    if (s !== '' && !s.startsWith('#')) rows.push({ line: i + 1, text: s });
+  });
+  if (rows.length === 0) throw new UsageError(`--list ${file} names no input (one path or DICOMweb URL per line, or a CSV with an "input" column)`, file);
+  const header = rows[0].text.split(',').map((h) => h.trim());
+  if (!header.includes('input')) return rows.map((r) => ({ input: r.text, from: `${file}:${r.line}` }));
+
+  for (const h of header)
+    if (!(LIST_COLUMNS as readonly string[]).includes(h))
+      throw new UsageError(`--list ${file}:${rows[0].line}: unknown column "${h}" (columns: ${LIST_COLUMNS.join(', ')}; only input is required)`, h);
+  const dup = header.find((h, i) => header.indexOf(h) !== i);
+  if (dup) throw new UsageError(`--list ${file}:${rows[0].line}: column "${dup}" is given twice`, dup);
+  const out: BatchEntry[] = [];
+  for (const r of rows.slice(1)) {
+    const where = `${file}:${r.line}`;
+    const cells = r.text.split(',').map((c) => c.trim());
+    if (cells.length > header.length)
+      throw new UsageError(`--list ${where}: ${cells.length} fields for ${header.length} columns (${header.join(', ')}); inputs with commas cannot be listed`, r.text);
+    const cell = (name: (typeof LIST_COLUMNS)[number]) => {
+      const c = header.indexOf(name);
+      return c >= 0 && cells[c] !== undefined && cells[c] !== '' ? cells[c] : undefined;
+    };
+    const input = cell('input');
+    if (!input) throw new UsageError(`--list ${where}: the input column is empty`, r.text);
+    const entry: BatchEntry = { input, from: where };
+    try {
+      entry.levelZmm = parseNumberOption('level_z_mm', cell('level_z_mm'), 'mm (patient z)');
+      entry.heightM = parseHeight(cell('height_m'));
+    } catch (e) {
+      throw new UsageError(`--list ${where}: ${(e as Error).message.replace(/^--height/, 'height_m')}`, r.text);
+    }
+    if (entry.heightM !== undefined && entry.levelZmm === undefined)
+      throw new UsageError(`--list ${where}: height_m needs level_z_mm (the PMI is the psoas area at a level divided by height²)`, r.text);
+    entry.series = cell('series');
+    const id = cell('case');
+    if (id !== undefined) {
+      if (!CASE_ID.test(id) || id.length > 120)
+        throw new UsageError(`--list ${where}: case "${id}" is not a folder name (letters, digits, '.', '_', '-'; up to 120; not starting with '.', '_' or '-')`, id);
+      entry.caseId = id;
+    }
+    out.push(entry);
+  }
+  if (out.length === 0) throw new UsageError(`--list ${file} has a header but no case below it`, file);
+  return out;
+}
+
+const UID = /^[0-9]+(\.[0-9]+)*$/;
+
+/** Path components (or, for a DICOMweb URL, the last UID) that name a case, most specific last. */
+function nameParts(input: string): string[] {
+  if (/^https?:\/\//i.test(input)) {
+    const uids = input
+      .split(/[?#]/)[0]
+      .split('/')
+      .filter((p) => UID.test(p));
+    return uids.length ? [uids[uids.length - 1]] : [input];
+  }
+  const parts = path.resolve(input).split(path.sep).filter(Boolean);
+  if (parts.length) parts[parts.length - 1] = parts[parts.length - 1].replace(/\.nii(\.gz)?$/i, '');
+  return parts;
+}
+
+const sanitize = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '') || 'case';
+
+/**
+ * A folder name per input: the file name without .nii(.gz), the folder's name, or the DICOMweb URL's last UID.
+ * Where two inputs share it (…/P001/CT and …/P002/CT), parent folders are prepended until the names differ
+ * (P001_CT, P002_CT); the same input given twice gets -2, -3. Only [A-Za-z0-9._-] are kept.
+ */
+export function caseIds(inputs: string[]): string[] {
+  // Names are found for the distinct inputs; a repeated input then takes -2, -3 (it must not lengthen the others).
+  const keyOf = (i: string) => nameParts(i).join('\u0000');
+  const distinct = [...new Map(inputs.map((i) => [keyOf(i), nameParts(i)])).entries()];
+  const parts = distinct.map(([, p]) => p);
+  const depth = parts.map(() => 1);
+  const name = (i: number) => sanitize(parts[i].slice(-depth[i]).join('_'));
+  for (;;) {
+    const groups = new Map<string, number[]>();
+    parts.forEach((_, i) => groups.set(name(i), [...(groups.get(name(i)) ?? []), i]));
+    let grew = false;
+    for (const g of groups.values())
+      if (g.length > 1)
+        for (const i of g)
+          if (depth[i] < parts[i].length) {
+            depth[i]++;
+            grew = true;
+          }
+    if (!grew) break;
+  }
+  const byKey = new Map(distinct.map(([k], i) => [k, name(i)]));
+  const seen = new Map<string, number>();
+  return inputs.map((input) => {
+    const n = byKey.get(keyOf(input)) as string;
+    const k = (seen.get(n) ?? 0) + 1;
+    seen.set(n, k);
+    return k === 1 ? n : `${n}-${k}`;
+  });
+}
+
+/**
+ * The folder of each case: the list's `case` column where given, else caseIds over the other inputs. A name used
+ * twice is a usage error naming both places (two cases must never write into one folder).
+ */
+export function assignCaseIds(entries: BatchEntry[]): string[] {
+  const derived = caseIds(entries.filter((e) => e.caseId === undefined).map((e) => e.input));
+  let d = 0;
+  const ids = entries.map((e) => e.caseId ?? derived[d++]);
+  const first = new Map<string, number>();
+  ids.forEach((id, i) => {
+    const j = first.get(id);
+    if (j !== undefined)
+      throw new UsageError(`case "${id}" is given to two inputs: ${entries[j].input} (${entries[j].from}) and ${entries[i].input} (${entries[i].from}); each case needs its own name`, id);
+    first.set(id, i);
+  });
+  return ids;
+}
+
+/** The per-side figures of the table (a subset of StructureMeasurements). */
+export const SIDE_FIELDS = ['volume_ml', 'length_mm', 'extent_mm', 'max_csa_mm2', 'max_csa_z_mm', 'mean_hu', 'csa_at_level_mm2', 'truncated'] as const;
+type SideField = (typeof SIDE_FIELDS)[number];
+export type SideFigures = { present: boolean } & Partial<Record<SideField, number | boolean | null>>;
+
+export interface BatchCase {
+  case: string;
+  input: string;
+  status: 'ok' | 'error';
+  /** True when --resume kept an earlier result of the same model, input and options instead of running again. */
+  reused?: boolean;
+  /** Sub-folder of the case (relative to the batch's --out). */
+  dir: string;
+  seconds: number;
+  error?: { code: string; message: string };
+  level_z_mm?: number;
+  height_m?: number;
+  structures?: Record<string, SideFigures>;
+  tpa_cm2?: number;
+  pmi_cm2_per_m2?: number;
+  warnings?: string[];
+}
+
+export interface BatchSummary {
+  format_version: 1;
+  tool: { name: 'psoasview'; version: string; command: 'segment' };
+  created: string;
+  model: ReportModel;
+  backend: string;
+  /** Loading and verifying the model, once for the whole batch. */
+  model_load_ms: number;
+  cases: BatchCase[];
+  counts: { ok: number; error: number; reused: number; pending: number };
+}
+
+export const SUMMARY_CSV = 'summary.csv';
+export const SUMMARY_JSON = 'summary.json';
+
+function sideFigures(s: StructureMeasurements): SideFigures {
+  const f: SideFigures = { present: s.present };
+  if (!s.present) return f;
+  for (const k of SIDE_FIELDS) {
+    const v = (s as unknown as Record<string, unknown>)[k];
+    if (typeof v === 'number' || typeof v === 'boolean' || v === null) f[k] = v;
+  }
+  return f;
+}
+
+/** The table row of a case that ran (or was kept), from its measurements.json. */
+export function caseFromReport(id: string, entry: BatchEntry, report: MeasurementsReport, seconds: number, reused = false): BatchCase {
+  const c: BatchCase = { case: id, input: entry.input, status: 'ok', dir: id, seconds: round(seconds, 1) };
+  if (reused) c.reused = true;
+  if (report.options.level_z_mm !== undefined) c.level_z_mm = report.options.level_z_mm;
+  if (report.options.height_m !== undefined) c.height_m = report.options.height_m;
+  c.structures = Object.fromEntries(Object.entries(report.structures).map(([n, s]) => [n, sideFigures(s)]));
+  if (report.tpa_cm2 !== undefined) c.tpa_cm2 = report.tpa_cm2;
+  if (report.pmi_cm2_per_m2 !== undefined) c.pmi_cm2_per_m2 = report.pmi_cm2_per_m2;
+  c.warnings = report.warnings;
+  return c;
+}
+
+export function caseFromError(id: string, entry: BatchEntry, e: unknown, seconds: number): BatchCase {
+  const message = isPsoasError(e) && e.source && e.message.includes(e.source) ? e.message : describeError(e);
+  return { case: id, input: entry.input, status: 'error', dir: id, seconds: round(seconds, 1), error: { code: isPsoasError(e) ? e.code : 'ERROR', message } };
+}
+
+const csvCell = (v: unknown): string => {
+  if (v === undefined || v === null) return '';
+  const s = typeof v === 'number' ? String(+v.toPrecision(10)) : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+/**
+ * summary.csv: one row per case, structures in `structureNames` order as `<name>_<field>` columns (e.g.
+ * psoas_left_volume_ml). Empty cells where a figure does not exist (failed case, absent structure, no level).
+ */
+export function summaryCsv(cases: BatchCase[], structureNames: string[]): string {
+  const head = ['case', 'status', 'input', 'error_code', 'error', 'seconds', 'level_z_mm', 'height_m'];
+  for (const n of structureNames) head.push(`${n}_present`, ...SIDE_FIELDS.map((f) => `${n}_${f}`));
+  head.push('tpa_cm2', 'pmi_cm2_per_m2', 'warnings');
+  const rows = cases.map((c) => {
+    const row: unknown[] = [c.case, c.reused ? 'ok (kept)' : c.status, c.input, c.error?.code, c.error?.message, c.seconds, c.level_z_mm, c.height_m];
+    for (const n of structureNames) {
+      const s = c.structures?.[n];
+      row.push(s ? s.present : undefined, ...SIDE_FIELDS.map((f) => s?.[f]));
+    }
+    row.push(c.tpa_cm2, c.pmi_cm2_per_m2, c.warnings?.join(' | '));
+    return row.map(csvCell).join(',');
+  });
+  return [head.join(','), ...rows].join('\n') + '\n';
+}
+
+/** Writes through a temporary file and a rename, so an interrupted run never leaves half a table. */
+export async function writeAtomic(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}
+
+/**
+ * For --resume: the measurements.json of an earlier run of this case, when it was made by the same model (sha256)
+ * from the same input with the same level and height and its mask file is there; else undefined (the case runs again).
+ */
+export async function reusableReport(file: string, maskFile: string, entry: BatchEntry, sha256: string): Promise<MeasurementsReport | undefined> {
+  let r: MeasurementsReport;
+  try {
+    r = JSON.parse(await readFile(file, 'utf8')) as MeasurementsReport;
+    if (!(await stat(maskFile)).isFile()) return undefined;
+  } catch {
+    return undefined;
+  }
+  const same =
+    r?.tool?.command === 'segment' &&
+    r.model?.sha256 === sha256 &&
+    r.input?.source === entry.input &&
+    r.options?.level_z_mm === entry.levelZmm &&
+    r.options?.height_m === entry.heightM &&
+    !!r.structures;
+  return same ? r : undefined;
+}
+
+/** The inputs of a batch from the command line: positionals first, then the --list file's rows. */
+export async function batchEntries(positionals: string[], listFile: string | undefined): Promise<BatchEntry[]> {
+  const entries: BatchEntry[] = positionals.map((input, i) => ({ input, from: `argument ${i + 1}` }));
+  if (listFile !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(listFile, 'utf8');
+    } catch (e) {
+      throw new PsoasError('BAD_ARGUMENT', `Cannot read --list ${listFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, listFile, listFile);
+    }
+    entries.push(...parseInputList(text, listFile));
+  }
+  return entries;
+}
+
+/** Plain-text cohort table for stdout: one line per case. */
+export function formatBatchTable(cases: BatchCase[], structureNames: string[]): string {
+  const f = (x: unknown, d: number) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '–');
+  const short = (n: string) => n.replace(/^psoas_/, '');
+  const head = ['case', 'status', ...structureNames.flatMap((n) => [`${short(n)} mL`, `${short(n)} mm`]), 'seconds'];
+  const rows = cases.map((c) => [
+    c.case,
+    c.status === 'error' ? `error ${c.error?.code ?? ''}` : c.reused ? 'ok (kept)' : 'ok',
+    ...structureNames.flatMap((n) => {
+      const s = c.structures?.[n];
+      return s && !s.present ? ['absent', '–'] : [f(s?.volume_ml, 2), f(s?.length_mm, 1)];
+    }),
+    f(c.seconds, 1),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((x, i) => (i < 2 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ').trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
