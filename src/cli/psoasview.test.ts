@@ -270,6 +270,38 @@ describe('psoasview measure', () => {
     ['an unknown command', () => ['segmnet', imagePath], 2, 'unknown command "segmnet"'],
   ];
 
+  it('--list measures a cohort of image + mask pairs: one folder per case, summary.csv, a bad pair recorded (exit 1)', async () => {
+    const other = path.join(dir, 'labels-7-9.nii.gz');
+    writeFileSync(other, writeNifti(syntheticStudy({ 1: 7, 2: 9 }).mask));
+    const list = path.join(dir, 'pairs.csv');
+    writeFileSync(list, `image,mask,case,level_z_mm,height_m\n${imagePath},${maskPath},S1,0,1.75\n${imagePath},${other},S2,,\n${imagePath},${maskPath},S3,,\n`);
+    const out = path.join(dir, 'mb');
+    const r = await cli(['measure', '--list', list, '--out', out, '-q']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error: 1 of 3 case(s) failed');
+    expect(r.stderr).toContain(`S2 (${imagePath}): [BAD_ARGUMENT] None of the labels of --map (psoas_left=1,psoas_right=2) is in mask ${other}`);
+    const sum = readJson(path.join(out, 'summary.json'));
+    expect(sum.tool.command).toBe('measure');
+    expect(sum.model).toBeUndefined();
+    expect(sum.counts).toEqual({ ok: 2, error: 1, reused: 0, pending: 0 });
+    // S1 equals a single `measure` with the same level and height.
+    const single = await cli(['measure', imagePath, '--mask', maskPath, '--out', path.join(dir, 'mb1'), '--level', '0', '--height', '1.75', '--json', '-q']);
+    const one = JSON.parse(single.stdout);
+    expect(readJson(path.join(out, 'S1', 'measurements.json')).structures).toEqual(one.structures);
+    expect(sum.cases[0]).toMatchObject({ case: 'S1', status: 'ok', pmi_cm2_per_m2: one.pmi_cm2_per_m2 });
+    expect(sum.cases[0].structures.psoas_left.volume_ml).toBeCloseTo((study.counts[1] * 2) / 1000, 9);
+    expect(sum.cases[0].structures.psoas_left.csa_at_level_mm2).toBeCloseTo(113, 9);
+    expect(sum.cases[2].structures.psoas_right.mean_hu).toBeCloseTo(350, 9);
+    expect(existsSync(path.join(out, 'S2'))).toBe(false);
+    const csv = readFileSync(path.join(out, 'summary.csv'), 'utf8').trimEnd().split('\n');
+    expect(csv).toHaveLength(4);
+    expect(csv[2]).toMatch(/^S2,error,/);
+    // --map applies to every row: with the 7/9 map only S2 is measured and the others fail.
+    const swapped = await cli(['measure', '--list', list, '--out', path.join(dir, 'mb2'), '--map', 'psoas_left=7,psoas_right=9', '-q', '--json']);
+    expect(swapped.code).toBe(1);
+    expect(JSON.parse(swapped.stdout).cases.map((c: { status: string }) => c.status)).toEqual(['error', 'ok', 'error']);
+  });
+
   describe('bad input: non-zero exit and a message naming the file / option and the value', () => {
     beforeAll(() => {
       writeFileSync(path.join(dir, 'notes.txt'), 'not an image\n');
@@ -558,6 +590,15 @@ describe('psoasview segment, batch (several inputs / --list)', () => {
     const r3 = await inProcess(['segment', files.lps, '--resume', '--out', path.join(bdir, 'u'), '--model', tinyPkg]);
     expect(r3.code).toBe(2);
     expect(r3.stderr).toContain('--resume is for several inputs');
+    const r4 = await inProcess(['measure', imagePath, '--list', bad, '--out', path.join(bdir, 'u')]);
+    expect(r4.code).toBe(2);
+    expect(r4.stderr).toContain('with --list, the images come from the list, not the command line');
+    const r5 = await inProcess(['measure', '--list', bad, '--mask', maskPath, '--out', path.join(bdir, 'u')]);
+    expect(r5.code).toBe(2);
+    expect(r5.stderr).toContain('--mask applies to one scan; with --list give it per case (columns: image, mask, case, level_z_mm, height_m, series)');
+    const r6 = await inProcess(['measure', '--list', bad, '--out', path.join(bdir, 'u')]);
+    expect(r6.code).toBe(2);
+    expect(r6.stderr).toContain(`--list ${bad}:1: the header lacks column(s) image, mask`);
     expect(existsSync(path.join(bdir, 'u'))).toBe(false);
   });
 });

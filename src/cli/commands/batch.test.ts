@@ -52,6 +52,18 @@ describe('parseInputList', () => {
   });
 });
 
+describe('parseInputList for measure', () => {
+  it('needs an image and a mask per row', () => {
+    expect(parseInputList('image,mask,level_z_mm\n/d/ct.nii.gz,/d/seg.nii.gz,-80\n', 'p.csv', 'measure')).toEqual([
+      { input: '/d/ct.nii.gz', mask: '/d/seg.nii.gz', levelZmm: -80, heightM: undefined, series: undefined, from: 'p.csv:2' },
+    ]);
+    expect(() => parseInputList('/d/ct.nii.gz\n', 'p.csv', 'measure')).toThrow('--list p.csv:1: the header lacks column(s) image, mask');
+    expect(() => parseInputList('image,mask\n/d/ct.nii.gz,\n', 'p.csv', 'measure')).toThrow('--list p.csv:2: the mask column is empty');
+    expect(() => parseInputList('input,mask\nx,y\n', 'p.csv', 'measure')).toThrow('the header lacks column(s) image');
+    expect(() => parseInputList('image,mask,input\nx,y,z\n', 'p.csv', 'measure')).toThrow('unknown column "input"');
+  });
+});
+
 describe('caseIds', () => {
   it.each([
     [['/d/a.nii.gz', '/d/b.nii', '/d/dicom/'], ['a', 'b', 'dicom']],

@@ -17,11 +17,16 @@ import path from 'node:path';
 import { describeError, isPsoasError, PsoasError } from '../../core/errors';
 import type { StructureMeasurements } from '../../measure';
 import { parseHeight, parseNumberOption, round, UsageError } from './common';
+import type { CliIO } from './common';
+import { toolVersion } from './model';
 import type { MeasurementsReport, ReportModel } from './report';
 
 /** One case of a batch: the input and its own options (a level and a height belong to one patient). */
 export interface BatchEntry {
+  /** The CT (segment: `input` column; measure: `image`). */
   input: string;
+  /** measure: the label map to measure on that CT. */
+  mask?: string;
   levelZmm?: number;
   heightM?: number;
   series?: string;
@@ -31,33 +36,50 @@ export interface BatchEntry {
   from: string;
 }
 
-/** Columns a `--list` CSV may have (header row); only `input` is required. */
-export const LIST_COLUMNS = ['input', 'case', 'level_z_mm', 'height_m', 'series'] as const;
+export type BatchCommand = 'segment' | 'measure';
+
+/** Columns a `--list` CSV may have (header row), per command; the first one(s) are required (REQUIRED_COLUMNS). */
+export const LIST_COLUMNS = {
+  segment: ['input', 'case', 'level_z_mm', 'height_m', 'series'],
+  measure: ['image', 'mask', 'case', 'level_z_mm', 'height_m', 'series'],
+} as const;
+const REQUIRED_COLUMNS: Record<BatchCommand, string[]> = { segment: ['input'], measure: ['image', 'mask'] };
+type Column = (typeof LIST_COLUMNS)[BatchCommand][number];
 
 /** A case folder name: letters, digits, '.', '_' and '-', not starting with '.', '_' or '-'. */
 const CASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * Parses a `--list` file. Two forms:
- * - one input per line (path or DICOMweb URL);
- * - a CSV whose first line is a header naming `input` and any of case, level_z_mm, height_m, series (comma-separated,
- *   no quoting: an input holding a comma cannot be given this way).
+ * - segment only: one input per line (path or DICOMweb URL);
+ * - a CSV whose first line is a header naming the required columns (segment: `input`; measure: `image` and `mask`)
+ *   and any of case, level_z_mm, height_m, series (comma-separated, no quoting: a path holding a comma cannot be
+ *   given this way).
  * Blank lines and lines starting with '#' are skipped in both. Errors name the file and the line.
  */
-export function parseInputList(text: string, file: string): BatchEntry[] {
+export function parseInputList(text: string, file: string, command: BatchCommand = 'segment'): BatchEntry[] {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   const rows: Array<{ line: number; text: string }> = [];
   lines.forEach((t, i) => {
     const s = t.trim();
     if (s !== '' && !s.startsWith('#')) rows.push({ line: i + 1, text: s });
   });
-  if (rows.length === 0) throw new UsageError(`--list ${file} names no input (one path or DICOMweb URL per line, or a CSV with an "input" column)`, file);
+  const required = REQUIRED_COLUMNS[command];
+  const columns: readonly string[] = LIST_COLUMNS[command];
+  const expected =
+    command === 'segment'
+      ? 'one path or DICOMweb URL per line, or a CSV with an "input" column'
+      : 'a CSV whose header names "image" and "mask" (one row per image and its label map)';
+  if (rows.length === 0) throw new UsageError(`--list ${file} names no input (${expected})`, file);
   const header = rows[0].text.split(',').map((h) => h.trim());
-  if (!header.includes('input')) return rows.map((r) => ({ input: r.text, from: `${file}:${r.line}` }));
+  const missing = required.filter((c) => !header.includes(c));
+  if (command === 'segment' && missing.length) return rows.map((r) => ({ input: r.text, from: `${file}:${r.line}` }));
+  if (missing.length)
+    throw new UsageError(`--list ${file}:${rows[0].line}: the header lacks column(s) ${missing.join(', ')} (expected ${expected}; got "${rows[0].text}")`, rows[0].text);
 
   for (const h of header)
-    if (!(LIST_COLUMNS as readonly string[]).includes(h))
-      throw new UsageError(`--list ${file}:${rows[0].line}: unknown column "${h}" (columns: ${LIST_COLUMNS.join(', ')}; only input is required)`, h);
+    if (!columns.includes(h))
+      throw new UsageError(`--list ${file}:${rows[0].line}: unknown column "${h}" (columns: ${columns.join(', ')}; required: ${required.join(', ')})`, h);
   const dup = header.find((h, i) => header.indexOf(h) !== i);
   if (dup) throw new UsageError(`--list ${file}:${rows[0].line}: column "${dup}" is given twice`, dup);
   const out: BatchEntry[] = [];
@@ -66,13 +88,13 @@ export function parseInputList(text: string, file: string): BatchEntry[] {
     const cells = r.text.split(',').map((c) => c.trim());
     if (cells.length > header.length)
       throw new UsageError(`--list ${where}: ${cells.length} fields for ${header.length} columns (${header.join(', ')}); inputs with commas cannot be listed`, r.text);
-    const cell = (name: (typeof LIST_COLUMNS)[number]) => {
+    const cell = (name: Column) => {
       const c = header.indexOf(name);
       return c >= 0 && cells[c] !== undefined && cells[c] !== '' ? cells[c] : undefined;
     };
-    const input = cell('input');
-    if (!input) throw new UsageError(`--list ${where}: the input column is empty`, r.text);
-    const entry: BatchEntry = { input, from: where };
+    for (const c of required) if (!cell(c as Column)) throw new UsageError(`--list ${where}: the ${c} column is empty`, r.text);
+    const entry: BatchEntry = { input: cell(required[0] as Column) as string, from: where };
+    if (command === 'measure') entry.mask = cell('mask');
     try {
       entry.levelZmm = parseNumberOption('level_z_mm', cell('level_z_mm'), 'mm (patient z)');
       entry.heightM = parseHeight(cell('height_m'));
@@ -190,12 +212,14 @@ export interface BatchCase {
 
 export interface BatchSummary {
   format_version: 1;
-  tool: { name: 'psoasview'; version: string; command: 'segment' };
+  tool: { name: 'psoasview'; version: string; command: BatchCommand };
   created: string;
-  model: ReportModel;
-  backend: string;
-  /** Loading and verifying the model, once for the whole batch. */
-  model_load_ms: number;
+  /** segment: the model package that ran. */
+  model?: ReportModel;
+  /** segment: the inference backend; null for measure. */
+  backend: string | null;
+  /** segment: loading and verifying the model, once for the whole batch. */
+  model_load_ms?: number;
   cases: BatchCase[];
   counts: { ok: number; error: number; reused: number; pending: number };
 }
@@ -287,7 +311,7 @@ export async function reusableReport(file: string, maskFile: string, entry: Batc
 }
 
 /** The inputs of a batch from the command line: positionals first, then the --list file's rows. */
-export async function batchEntries(positionals: string[], listFile: string | undefined): Promise<BatchEntry[]> {
+export async function batchEntries(positionals: string[], listFile: string | undefined, command: BatchCommand): Promise<BatchEntry[]> {
   const entries: BatchEntry[] = positionals.map((input, i) => ({ input, from: `argument ${i + 1}` }));
   if (listFile !== undefined) {
     let text: string;
@@ -296,7 +320,7 @@ export async function batchEntries(positionals: string[], listFile: string | und
     } catch (e) {
       throw new PsoasError('BAD_ARGUMENT', `Cannot read --list ${listFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, listFile, listFile);
     }
-    entries.push(...parseInputList(text, listFile));
+    entries.push(...parseInputList(text, listFile, command));
   }
   return entries;
 }
@@ -318,4 +342,96 @@ export function formatBatchTable(cases: BatchCase[], structureNames: string[]): 
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((x, i) => (i < 2 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ').trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** Structure names of a label table ({"1": "psoas_left", ...}) in label order, background left out. */
+export function structureNames(labels: Record<string, string>): string[] {
+  return Object.entries(labels)
+    .filter(([v]) => Number(v) !== 0)
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([, n]) => n);
+}
+
+export interface CohortOptions {
+  command: BatchCommand;
+  model?: ReportModel;
+  backend: string | null;
+  modelLoadMs?: number;
+  /** Table columns: one group per structure, in this order. */
+  structureNames: string[];
+  /** What each case folder receives (for the closing message). */
+  files: string[];
+  /** Runs one case into its folder (the folder is made by the case when it has something to write). */
+  runCase: (entry: BatchEntry, caseDir: string, progress: (t: string) => void) => Promise<MeasurementsReport>;
+  /** --resume: an earlier result to keep for this case, or undefined to run it. */
+  reuse?: (entry: BatchEntry, caseDir: string) => Promise<MeasurementsReport | undefined>;
+  json: boolean;
+  progress: (t: string) => void;
+  io: CliIO;
+}
+
+/**
+ * The batch loop shared by `segment` and `measure`: one case after the other into <out>/<case>/, an error recorded
+ * and the next case run, summary.csv/json rewritten after every case. Returns the exit status: 1 if any case failed.
+ */
+export async function runCohort(entries: BatchEntry[], outDir: string, o: CohortOptions): Promise<number> {
+  const { progress, io } = o;
+  const ids = assignCaseIds(entries);
+  const summary: BatchSummary = {
+    format_version: 1,
+    tool: { name: 'psoasview', version: await toolVersion(), command: o.command },
+    created: new Date().toISOString(),
+    ...(o.model ? { model: o.model } : {}),
+    backend: o.backend,
+    ...(o.modelLoadMs !== undefined ? { model_load_ms: o.modelLoadMs } : {}),
+    cases: [],
+    counts: { ok: 0, error: 0, reused: 0, pending: entries.length },
+  };
+  const save = async () => {
+    const c = summary.cases;
+    summary.counts = {
+      ok: c.filter((x) => x.status === 'ok').length,
+      error: c.filter((x) => x.status === 'error').length,
+      reused: c.filter((x) => x.reused).length,
+      pending: entries.length - c.length,
+    };
+    await writeAtomic(path.join(outDir, SUMMARY_JSON), JSON.stringify(summary, null, 2) + '\n');
+    await writeAtomic(path.join(outDir, SUMMARY_CSV), summaryCsv(c, o.structureNames));
+  };
+  progress(`batch of ${entries.length} case(s) into ${outDir}`);
+  for (let n = 0; n < entries.length; n++) {
+    const entry = entries[n];
+    const id = ids[n];
+    const caseDir = path.join(outDir, id);
+    const t0 = performance.now();
+    progress(`[${n + 1}/${entries.length}] ${id}: ${entry.input}${entry.mask ? ` + ${entry.mask}` : ''}`);
+    let row: BatchCase;
+    try {
+      const kept = o.reuse ? await o.reuse(entry, caseDir) : undefined;
+      if (kept) {
+        progress('  kept: measurements.json of the same model, input and options is already there (--resume)');
+        // seconds: those of the run that made it
+        row = caseFromReport(id, entry, kept, (kept.timings_ms?.total ?? 0) / 1000, true);
+      } else {
+        row = caseFromReport(id, entry, await o.runCase(entry, caseDir, (s) => progress(`  ${s}`)), (performance.now() - t0) / 1000);
+      }
+    } catch (e) {
+      row = caseFromError(id, entry, e, (performance.now() - t0) / 1000);
+      progress(`  error [${row.error?.code}]: ${row.error?.message}`);
+    }
+    summary.cases.push(row);
+    await save();
+  }
+  const failed = summary.cases.filter((c) => c.status === 'error');
+  io.out(
+    o.json
+      ? JSON.stringify(summary, null, 2)
+      : `${formatBatchTable(summary.cases, o.structureNames)}\n\nwrote   ${path.join(outDir, SUMMARY_CSV)}\n        ${path.join(outDir, SUMMARY_JSON)}\n        ${o.files.map((f) => `<case>/${f}`).join(', ')}`,
+  );
+  if (failed.length) {
+    io.err(`error: ${failed.length} of ${entries.length} case(s) failed (the others are written${o.command === 'segment' ? '; rerun with --resume to keep them' : ''}):`);
+    for (const c of failed) io.err(`  ${c.case} (${c.input}): [${c.error?.code}] ${c.error?.message}`);
+    return 1;
+  }
+  return 0;
 }

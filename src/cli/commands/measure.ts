@@ -1,5 +1,6 @@
 /**
  * `psoasview measure <image> --mask <mask.nii.gz> [--map psoas_left=1,psoas_right=2] --out <dir>`
+ * `psoasview measure --list <cohort.csv> --out <dir>`: one image + mask per row (commands/batch.ts).
  * Measures an existing label map (from any tool) on the CT's grid, exactly as `segment` measures its own mask.
  */
 import { writeFile } from 'node:fs/promises';
@@ -20,9 +21,11 @@ import { alignMaskToImage } from './grid';
 import { loadImage, loadMask } from './input';
 import { toolVersion } from './model';
 import { addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
-import { NOT_CT_HINT, requireCt } from './segment';
+import { batchEntries, LIST_COLUMNS, runCohort, type BatchEntry } from './batch';
+import { NOT_CT_HINT, REPORT_FILE, requireCt } from './segment';
 
 export const MEASURE_USAGE = `Usage: psoasview measure <image> --mask <mask.nii[.gz]> --out <dir> [options]
+       psoasview measure --list <cohort.csv> --out <dir> [--map ...]   (a batch)
 
 Measures the psoas in an existing label map (from psoasview or any other tool) on the CT's own grid and writes
 <dir>/measurements.json. Same figures as 'psoasview segment' (volume, centreline length, craniocaudal extent,
@@ -38,7 +41,11 @@ max axial CSA and its level, mean HU, truncation; TPA/PMI at a level).
   --level <z mm>             axial level (patient z, LPS mm, +z = head) for CSA-at-level and TPA, e.g. mid-L3
   --height <m>               patient height in metres, for the psoas muscle index (needs --level)
   --series <uid>             series to load when the folder/study holds several
-  --json                     print measurements.json to stdout instead of the table
+  --list <file>              a cohort instead of one <image>: a CSV whose header names image and mask, and any of
+                             case (its folder name), level_z_mm, height_m, series; each case is written to
+                             <dir>/<case>/measurements.json and one row per case to <dir>/summary.csv and
+                             summary.json (a failed case is recorded there; exit status 1). --map applies to all.
+  --json                     print measurements.json (with --list: summary.json) to stdout instead of the table
   -q, --quiet                no progress messages on stderr
   -h, --help                 this text
 `;
@@ -51,6 +58,7 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
     level: { type: 'string' },
     height: { type: 'string' },
     series: { type: 'string' },
+    list: { type: 'string' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
     help: { type: 'boolean', short: 'h' },
@@ -59,26 +67,56 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
     io.out(MEASURE_USAGE);
     return 0;
   }
-  if (positionals.length !== 1)
-    throw new UsageError(`psoasview measure: expected one <image>, got ${positionals.length}${positionals.length ? ` (${positionals.join(' ')})` : ''}`, positionals);
-  if (!values.mask) throw new UsageError('psoasview measure: --mask <file> is required (the label map to measure)');
+  const batch = values.list !== undefined;
+  if (batch) {
+    // Each row of the list names its own image and mask; a level, a height and a series belong to one patient's scan.
+    if (positionals.length) throw new UsageError(`psoasview measure: with --list, the images come from the list, not the command line (got ${positionals.join(' ')})`, positionals);
+    for (const [opt, v] of [['--mask', values.mask], ['--level', values.level], ['--height', values.height], ['--series', values.series]] as const)
+      if (v !== undefined)
+        throw new UsageError(`psoasview measure: ${opt} applies to one scan; with --list give it per case (columns: ${LIST_COLUMNS.measure.join(', ')})`, v);
+  } else {
+    if (positionals.length !== 1)
+      throw new UsageError(`psoasview measure: expected one <image> (or --list <file>), got ${positionals.length}${positionals.length ? ` (${positionals.join(' ')})` : ''}`, positionals);
+    if (!values.mask) throw new UsageError('psoasview measure: --mask <file> is required (the label map to measure)');
+  }
   const labelMap = values.map !== undefined ? parseLabelMap(values.map) : { ...DEFAULT_LABEL_MAP };
   const { levelZmm, heightM } = parseLevelAndHeight(values);
+  const entries = batch ? await batchEntries([], values.list, 'measure') : [{ input: positionals[0], mask: values.mask, levelZmm, heightM, series: values.series, from: 'argument 1' }];
   const outDir = await ensureOutDir(values.out, 'measure');
   const progress = (t: string) => {
     if (!values.quiet) io.err(t);
   };
+  if (batch)
+    return await runCohort(entries, outDir, {
+      command: 'measure',
+      backend: null,
+      structureNames: Object.keys(labelMap),
+      files: [REPORT_FILE],
+      runCase: (entry, caseDir, p) => measureOne(entry, caseDir, labelMap, p),
+      json: !!values.json,
+      progress,
+      io,
+    });
+  const report = await measureOne(entries[0], outDir, labelMap, progress);
+  const jsonPath = path.join(outDir, REPORT_FILE);
+  io.out(values.json ? JSON.stringify(report, null, 2) : `${formatSummary(report)}\nwrote   ${jsonPath}`);
+  return 0;
+}
 
+/** Measures one image + mask into `outDir`/measurements.json (the folder is made once there is a result). */
+async function measureOne(entry: BatchEntry, outDir: string, labelMap: Record<string, number>, progress: (t: string) => void): Promise<MeasurementsReport> {
+  const maskFile = entry.mask as string;
+  const { levelZmm, heightM } = entry;
   const t0 = performance.now();
   const timings: Record<string, number> = {};
   let t = performance.now();
-  const loaded = await loadImage(positionals[0], { series: values.series, onProgress: progress });
+  const loaded = await loadImage(entry.input, { series: entry.series, onProgress: progress });
   requireCt(loaded.volume, loaded.source, NOT_CT_HINT);
-  const rawMask = await loadMask(values.mask);
+  const rawMask = await loadMask(maskFile);
   timings.load = since(t);
 
   const warnings = [...loaded.warnings];
-  const aligned = alignMaskToImage(loaded.volume, rawMask, values.mask, loaded.source);
+  const aligned = alignMaskToImage(loaded.volume, rawMask, maskFile, loaded.source);
   warnings.push(...aligned.warnings);
   const mask = aligned.mask;
 
@@ -91,23 +129,23 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
   if (!mappedPresent && unmapped.length > 0)
     throw new PsoasError(
       'BAD_ARGUMENT',
-      `None of the labels of --map (${Object.entries(labelMap).map(([n, v]) => `${n}=${v}`).join(',')}) is in mask ${values.mask}; ` +
+      `None of the labels of --map (${Object.entries(labelMap).map(([n, v]) => `${n}=${v}`).join(',')}) is in mask ${maskFile}; ` +
         `it holds label(s) ${unmapped.map((v) => `${v} (${counts[v]} voxels)`).join(', ')}: give them with --map psoas_left=<v>,psoas_right=<v>`,
       unmapped,
-      values.mask,
+      maskFile,
     );
   for (const [name, v] of Object.entries(labelMap))
     if (counts[v] === 0)
       warnings.push(
-        `${name} (label ${v}) is absent from ${values.mask}` +
+        `${name} (label ${v}) is absent from ${maskFile}` +
           (unmapped.length ? `; the mask holds label(s) ${unmapped.join(', ')}: check --map` : ''),
       );
   if (unmapped.length && mappedPresent)
-    warnings.push(`${values.mask} also holds label(s) ${unmapped.join(', ')}, not named in --map; ignored`);
+    warnings.push(`${maskFile} also holds label(s) ${unmapped.join(', ')}, not named in --map; ignored`);
 
   t = performance.now();
   progress('measuring');
-  const all = measureAll(loaded.volume, mask, labelMap, { levelZmm, heightM, source: values.mask });
+  const all = measureAll(loaded.volume, mask, labelMap, { levelZmm, heightM, source: maskFile });
   timings.measure = since(t);
   warnings.push(...measurementWarnings(all));
 
@@ -116,7 +154,7 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
     tool: { name: 'psoasview', version: await toolVersion(), command: 'measure' },
     created: new Date().toISOString(),
     input: describeInput(loaded),
-    mask: { file: path.resolve(values.mask), labels: labelMap, resampled: aligned.resampled, reordered: aligned.reordered },
+    mask: { file: path.resolve(maskFile), labels: labelMap, resampled: aligned.resampled, reordered: aligned.reordered },
     backend: null,
     timings_ms: timings,
     options: {
@@ -128,8 +166,7 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
   addTotals(report, all);
   // total = everything up to the result (load, align, measure); writing the JSON itself is not timed.
   timings.total = since(t0);
-  const jsonPath = path.join(outDir, 'measurements.json');
-  await writeFile(jsonPath, JSON.stringify(report, null, 2) + '\n');
-  io.out(values.json ? JSON.stringify(report, null, 2) : `${formatSummary(report)}\nwrote   ${jsonPath}`);
-  return 0;
+  await ensureOutDir(outDir, 'measure');
+  await writeFile(path.join(outDir, REPORT_FILE), JSON.stringify(report, null, 2) + '\n');
+  return report;
 }

@@ -15,22 +15,7 @@ import { segment, type Stage } from '../../pipeline/run';
 import { ensureOutDir, parseCommandArgs, parseIntOption, parseLevelAndHeight, round, since, UsageError, type CliIO } from './common';
 import { loadImage } from './input';
 import { findDefaultModel, modelsDir, sha256File, toolVersion } from './model';
-import {
-  batchEntries,
-  caseFromError,
-  caseFromReport,
-  assignCaseIds,
-  formatBatchTable,
-  LIST_COLUMNS,
-  reusableReport,
-  summaryCsv,
-  SUMMARY_CSV,
-  SUMMARY_JSON,
-  writeAtomic,
-  type BatchCase,
-  type BatchEntry,
-  type BatchSummary,
-} from './batch';
+import { batchEntries, LIST_COLUMNS, reusableReport, runCohort, structureNames, SUMMARY_CSV, SUMMARY_JSON, type BatchEntry } from './batch';
 import { addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
 
 export const MASK_FILE = 'psoas-mask.nii.gz';
@@ -199,11 +184,11 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
     // A level, a height and a series UID belong to one patient's scan: in a batch they come per case from --list.
     for (const [opt, v] of [['--level', values.level], ['--height', values.height], ['--series', values.series]] as const)
       if (v !== undefined)
-        throw new UsageError(`psoasview segment: ${opt} applies to one scan; for several inputs give it per case in a --list CSV (columns: ${LIST_COLUMNS.join(', ')})`, v);
+        throw new UsageError(`psoasview segment: ${opt} applies to one scan; for several inputs give it per case in a --list CSV (columns: ${LIST_COLUMNS.segment.join(', ')})`, v);
   } else if (values.resume) throw new UsageError('psoasview segment: --resume is for several inputs (a batch); one input always runs', values.resume);
   const threads = parseIntOption('--threads', values.threads, 1, 256);
   // Inputs first (a bad --list fails before the model is loaded), then the output folder.
-  const entries = batch ? await batchEntries(positionals, values.list) : [{ input: positionals[0], levelZmm, heightM, series: values.series, from: 'argument 1' }];
+  const entries = batch ? await batchEntries(positionals, values.list, 'segment') : [{ input: positionals[0], levelZmm, heightM, series: values.series, from: 'argument 1' }];
   const outDir = await ensureOutDir(values.out, 'segment');
   const progress = (t: string) => {
     if (!values.quiet) io.err(t);
@@ -226,75 +211,20 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
       io.out(values.json ? JSON.stringify(report, null, 2) : `${formatSummary(report)}\nwrote   ${maskPath}\n        ${path.join(outDir, REPORT_FILE)}`);
       return 0;
     }
-    return await runBatch(entries, outDir, ctx, { resume: !!values.resume, json: !!values.json, progress, io });
+    return await runCohort(entries, outDir, {
+      command: 'segment',
+      model: { name: manifest.name, version: manifest.version, sha256, path: path.resolve(modelDir) },
+      backend: session.backend,
+      modelLoadMs: ctx.modelLoadMs,
+      structureNames: structureNames(manifest.output.labels),
+      files: [MASK_FILE, REPORT_FILE],
+      runCase: (entry, caseDir, p) => segmentOne(entry, caseDir, ctx, p),
+      reuse: values.resume ? (entry, caseDir) => reusableReport(path.join(caseDir, REPORT_FILE), path.join(caseDir, MASK_FILE), entry, sha256) : undefined,
+      json: !!values.json,
+      progress,
+      io,
+    });
   } finally {
     await session.dispose();
   }
-}
-
-/** The batch loop (see batch.ts): one case after the other, errors recorded, the summary rewritten after each. */
-async function runBatch(
-  entries: BatchEntry[],
-  outDir: string,
-  ctx: ModelContext,
-  opts: { resume: boolean; json: boolean; progress: (t: string) => void; io: CliIO },
-): Promise<number> {
-  const { progress, io } = opts;
-  const ids = assignCaseIds(entries);
-  const structureNames = Object.entries(ctx.manifest.output.labels)
-    .filter(([v]) => Number(v) !== 0)
-    .sort(([a], [b]) => Number(a) - Number(b))
-    .map(([, n]) => n);
-  const summary: BatchSummary = {
-    format_version: 1,
-    tool: { name: 'psoasview', version: await toolVersion(), command: 'segment' },
-    created: new Date().toISOString(),
-    model: { name: ctx.manifest.name, version: ctx.manifest.version, sha256: ctx.sha256, path: path.resolve(ctx.modelDir) },
-    backend: ctx.session.backend,
-    model_load_ms: ctx.modelLoadMs,
-    cases: [],
-    counts: { ok: 0, error: 0, reused: 0, pending: entries.length },
-  };
-  const save = async () => {
-    const c = summary.cases;
-    summary.counts = { ok: c.filter((x) => x.status === 'ok').length, error: c.filter((x) => x.status === 'error').length, reused: c.filter((x) => x.reused).length, pending: entries.length - c.length };
-    await writeAtomic(path.join(outDir, SUMMARY_JSON), JSON.stringify(summary, null, 2) + '\n');
-    await writeAtomic(path.join(outDir, SUMMARY_CSV), summaryCsv(c, structureNames));
-  };
-  progress(`batch of ${entries.length} case(s) into ${outDir}`);
-  for (let n = 0; n < entries.length; n++) {
-    const entry = entries[n];
-    const id = ids[n];
-    const caseDir = path.join(outDir, id);
-    const t0 = performance.now();
-    progress(`[${n + 1}/${entries.length}] ${id}: ${entry.input}`);
-    let row: BatchCase;
-    try {
-      const kept = opts.resume ? await reusableReport(path.join(caseDir, REPORT_FILE), path.join(caseDir, MASK_FILE), entry, ctx.sha256) : undefined;
-      if (kept) {
-        progress('  kept: measurements.json of the same model, input and options is already there (--resume)');
-        // seconds: those of the run that made it
-        row = caseFromReport(id, entry, kept, (kept.timings_ms?.total ?? 0) / 1000, true);
-      } else {
-        row = caseFromReport(id, entry, await segmentOne(entry, caseDir, ctx, (s) => progress(`  ${s}`)), (performance.now() - t0) / 1000);
-      }
-    } catch (e) {
-      row = caseFromError(id, entry, e, (performance.now() - t0) / 1000);
-      progress(`  error [${row.error?.code}]: ${row.error?.message}`);
-    }
-    summary.cases.push(row);
-    await save();
-  }
-  const failed = summary.cases.filter((c) => c.status === 'error');
-  io.out(
-    opts.json
-      ? JSON.stringify(summary, null, 2)
-      : `${formatBatchTable(summary.cases, structureNames)}\n\nwrote   ${path.join(outDir, SUMMARY_CSV)}\n        ${path.join(outDir, SUMMARY_JSON)}\n        <case>/${MASK_FILE}, <case>/${REPORT_FILE}`,
-  );
-  if (failed.length) {
-    io.err(`error: ${failed.length} of ${entries.length} case(s) failed (the others are written; rerun with --resume to keep them):`);
-    for (const c of failed) io.err(`  ${c.case} (${c.input}): [${c.error?.code}] ${c.error?.message}`);
-    return 1;
-  }
-  return 0;
 }
