@@ -270,11 +270,72 @@ describe('psoasview measure', () => {
     ['an unknown command', () => ['segmnet', imagePath], 2, 'unknown command "segmnet"'],
   ];
 
+  it('--ref compares the mask with a reference label map: Dice, volume difference, surface distances; --ref-map names its labels', async () => {
+    // The reference: the same cylinders, the left one 2 slices (4 mm) longer at the top, labelled 7 / 9.
+    const refStudy = syntheticStudy({ 1: 7, 2: 9 });
+    const [nx, ny] = GEOM.dimensions;
+    let added = 0;
+    for (const k of [K1 + 1, K1 + 2])
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++)
+          if ((i - CENTRES[1][0]) ** 2 + (j - CENTRES[1][1]) ** 2 <= R_MM * R_MM) {
+            refStudy.mask.data[i + nx * (j + ny * k)] = 7;
+            added++;
+          }
+    const refPath = path.join(dir, 'ref-7-9.nii.gz');
+    writeFileSync(refPath, writeNifti(refStudy.mask));
+    const out = path.join(dir, 'mref');
+    const r = await cli(['measure', imagePath, '--mask', maskPath, '--ref', refPath, '--ref-map', 'psoas_left=7,psoas_right=9', '--out', out, '-q', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.reference).toEqual({ file: refPath, labels: { psoas_left: 7, psoas_right: 9 }, resampled: false, reordered: false });
+    const left = j.agreement.psoas_left;
+    const n = study.counts[1];
+    expect(left.dice).toBeCloseTo((2 * n) / (2 * n + added), 12);
+    expect(left.false_negative_voxels).toBe(added);
+    expect(left.false_positive_voxels).toBe(0);
+    expect(left.volume_diff_ml).toBeCloseTo((-added * 2) / 1000, 12);
+    expect(left.hd_mm).toBeCloseTo(4, 12); // the reference's top face is two 2 mm slices above the mask's
+    expect(j.agreement.psoas_right).toMatchObject({ dice: 1, hd_mm: 0, assd_mm: 0, volume_diff_ml: 0 });
+    expect(Object.keys(j.timings_ms)).toContain('compare');
+    // The table on stdout.
+    const t = await cli(['measure', imagePath, '--mask', maskPath, '--ref', refPath, '--ref-map', 'psoas_left=7,psoas_right=9', '--out', out, '-q']);
+    expect(t.stdout).toContain(`against reference ${refPath}`);
+    expect(t.stdout).toMatch(/psoas_right\s+1\.0000\s+1\.0000\s+0\.00\s+0\.00\s+0\.00\s+0\.00\s+0\.00/);
+    // Without --ref-map the reference's 7/9 are not psoas_left/right: a clear error naming the file and its labels.
+    const bad = await inProcess(['measure', imagePath, '--mask', maskPath, '--ref', refPath, '--out', out, '-q']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`Reference ${refPath} holds none of the labels psoas_left=1,psoas_right=2; it holds label(s) 7, 9: name them with --ref-map`);
+    const badMap = await inProcess(['measure', imagePath, '--mask', maskPath, '--ref', refPath, '--ref-map', 'psoas_left=0', '--out', out, '-q']);
+    expect(badMap.code).toBe(2);
+    expect(badMap.stderr).toContain('--ref-map "psoas_left=0": label value of psoas_left must be an integer 1..255');
+  });
+
+  it('segment --ref: the agreement equals an independent Dice of the written mask against the truth', async () => {
+    const g: VolumeGeometry = { dimensions: [120, 100, 48], spacing: [2, 2, 2.5], origin: [-119, -99, -58.75], direction: [...IDENTITY] };
+    const { ct, truth } = cylinderPhantom(g);
+    const ctPath = path.join(dir, 'cyl-ref.nii.gz');
+    const truthPath = path.join(dir, 'cyl-truth.nii.gz');
+    writeFileSync(ctPath, writeNifti(ct));
+    writeFileSync(truthPath, writeNifti({ geometry: g, data: truth, units: 'label', meta: {} }));
+    const out = path.join(dir, 'sref');
+    const r = await cli(['segment', ctPath, '--ref', truthPath, '--out', out, '--model', tinyPkg, '--threads', '1', '-q', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const mask = readNifti(new Uint8Array(readFileSync(path.join(out, 'psoas-mask.nii.gz'))), 'mask');
+    for (const [side, l] of [['psoas_left', 1], ['psoas_right', 2]] as const) {
+      expect(j.agreement[side].dice).toBeCloseTo(dice(mask.data, truth, l), 12);
+      expect(j.agreement[side].dice).toBeGreaterThan(0.9);
+      expect(j.agreement[side].hd95_mm).toBeGreaterThanOrEqual(0);
+      expect(j.agreement[side].hd95_mm).toBeLessThan(5);
+    }
+  });
+
   it('--list measures a cohort of image + mask pairs: one folder per case, summary.csv, a bad pair recorded (exit 1)', async () => {
     const other = path.join(dir, 'labels-7-9.nii.gz');
     writeFileSync(other, writeNifti(syntheticStudy({ 1: 7, 2: 9 }).mask));
     const list = path.join(dir, 'pairs.csv');
-    writeFileSync(list, `image,mask,case,level_z_mm,height_m\n${imagePath},${maskPath},S1,0,1.75\n${imagePath},${other},S2,,\n${imagePath},${maskPath},S3,,\n`);
+    writeFileSync(list, `image,mask,case,level_z_mm,height_m,ref\n${imagePath},${maskPath},S1,0,1.75,\n${imagePath},${other},S2,,,\n${imagePath},${maskPath},S3,,,${maskPath}\n`);
     const out = path.join(dir, 'mb');
     const r = await cli(['measure', '--list', list, '--out', out, '-q']);
     expect(r.code).toBe(1);
@@ -296,6 +357,14 @@ describe('psoasview measure', () => {
     const csv = readFileSync(path.join(out, 'summary.csv'), 'utf8').trimEnd().split('\n');
     expect(csv).toHaveLength(4);
     expect(csv[2]).toMatch(/^S2,error,/);
+    // S3 was compared with a reference (itself): the table gains Dice etc. per side, empty for the others.
+    const head = csv[0].split(',');
+    expect(head).toEqual(expect.arrayContaining(['psoas_left_dice', 'psoas_right_hd95_mm', 'psoas_left_assd_mm', 'psoas_right_volume_diff_percent']));
+    const s3 = csv[3].split(',');
+    expect(s3[head.indexOf('psoas_left_dice')]).toBe('1');
+    expect(s3[head.indexOf('psoas_right_hd95_mm')]).toBe('0');
+    expect(csv[1].split(',')[head.indexOf('psoas_left_dice')]).toBe('');
+    expect(sum.cases[2].agreement.psoas_left).toEqual({ dice: 1, volume_diff_percent: 0, assd_mm: 0, hd95_mm: 0 });
     // --map applies to every row: with the 7/9 map only S2 is measured and the others fail.
     const swapped = await cli(['measure', '--list', list, '--out', path.join(dir, 'mb2'), '--map', 'psoas_left=7,psoas_right=9', '-q', '--json']);
     expect(swapped.code).toBe(1);
@@ -595,7 +664,7 @@ describe('psoasview segment, batch (several inputs / --list)', () => {
     expect(r4.stderr).toContain('with --list, the images come from the list, not the command line');
     const r5 = await inProcess(['measure', '--list', bad, '--mask', maskPath, '--out', path.join(bdir, 'u')]);
     expect(r5.code).toBe(2);
-    expect(r5.stderr).toContain('--mask applies to one scan; with --list give it per case (columns: image, mask, case, level_z_mm, height_m, series)');
+    expect(r5.stderr).toContain('--mask applies to one scan; with --list give it per case (columns: image, mask, case, level_z_mm, height_m, series, ref)');
     const r6 = await inProcess(['measure', '--list', bad, '--out', path.join(bdir, 'u')]);
     expect(r6.code).toBe(2);
     expect(r6.stderr).toContain(`--list ${bad}:1: the header lacks column(s) image, mask`);

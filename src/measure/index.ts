@@ -12,6 +12,8 @@
  * - truncated / truncated_reasons: mask touches the first/last slice or an in-plane FOV edge (lower limits).
  * - edge_margin_mm / edge_margin_to: how far (mm) the mask stays from the nearest edge of the series, and which edge.
  * - measureAll adds tpa_mm2 / tpa_cm2 (left + right CSA at the level) and pmi_cm2_per_m2 = TPA (cm²) / height (m)².
+ * - compareMasks / compareStructure (agreement.ts): Dice, Jaccard, volume difference and surface distances
+ *   (ASSD, HD95, HD in mm) of a mask against a reference on the same grid.
  */
 export {
   measureStructure,
@@ -32,3 +34,5 @@ export type {
   LengthMethod,
   CsaMethod,
 } from './types';
+export { compareMasks, compareStructure, squaredDistanceTransform } from './agreement';
+export type { StructureAgreement } from './agreement';

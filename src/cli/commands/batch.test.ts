@@ -1,7 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PsoasError } from '../../core/errors';
-import { assignCaseIds, caseFromError, caseIds, formatBatchTable, parseInputList, summaryCsv, type BatchCase } from './batch';
+import { assignCaseIds, caseFromError, caseIds, reusableReport, formatBatchTable, parseInputList, summaryCsv, type BatchCase } from './batch';
 
 describe('parseInputList', () => {
   it('one input per line: blank lines and # comments skipped, line numbers kept for messages', () => {
@@ -142,5 +144,41 @@ describe('summaryCsv', () => {
     expect(t[0]).toMatch(/^case\s+status\s+left mL\s+left mm\s+right mL\s+right mm\s+seconds$/);
     expect(t[2]).toMatch(/^p1\s+ok\s+210\.50\s+251\.3\s+absent\s+–\s+12\.3$/);
     expect(t[3]).toMatch(/^p2\s+error ERROR\s+–\s+–\s+–\s+–\s+1\.0$/);
+  });
+});
+
+describe('reusableReport (--resume)', () => {
+  it('keeps a result only for the same model, input, level, height and reference, with its mask file present', async () => {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'psoasview-resume-'));
+    try {
+      const json = path.join(d, 'measurements.json');
+      const mask = path.join(d, 'psoas-mask.nii.gz');
+      const report = {
+        tool: { command: 'segment' },
+        model: { sha256: 'abc' },
+        input: { source: '/d/ct.nii.gz' },
+        options: { level_z_mm: -100 },
+        reference: { file: path.resolve('/d/ref.nii.gz') },
+        structures: {},
+      };
+      writeFileSync(json, JSON.stringify(report));
+      const entry = { input: '/d/ct.nii.gz', levelZmm: -100, ref: '/d/ref.nii.gz', from: 'x' };
+      expect(await reusableReport(json, mask, entry, 'abc')).toBeUndefined(); // no mask file yet
+      writeFileSync(mask, 'x');
+      expect(await reusableReport(json, mask, entry, 'abc')).toMatchObject({ model: { sha256: 'abc' } });
+      for (const changed of [
+        { ...entry, input: '/d/other.nii.gz' },
+        { ...entry, levelZmm: -90 },
+        { ...entry, heightM: 1.7 },
+        { ...entry, ref: undefined },
+        { ...entry, ref: '/d/ref2.nii.gz' },
+      ])
+        expect(await reusableReport(json, mask, changed, 'abc'), JSON.stringify(changed)).toBeUndefined();
+      expect(await reusableReport(json, mask, entry, 'def')).toBeUndefined(); // another model
+      writeFileSync(json, '{ not json');
+      expect(await reusableReport(json, mask, entry, 'abc')).toBeUndefined();
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });

@@ -27,6 +27,8 @@ export interface BatchEntry {
   input: string;
   /** measure: the label map to measure on that CT. */
   mask?: string;
+  /** A reference label map to compare the mask with (--ref, or the list's `ref` column). */
+  ref?: string;
   levelZmm?: number;
   heightM?: number;
   series?: string;
@@ -40,8 +42,8 @@ export type BatchCommand = 'segment' | 'measure';
 
 /** Columns a `--list` CSV may have (header row), per command; the first one(s) are required (REQUIRED_COLUMNS). */
 export const LIST_COLUMNS = {
-  segment: ['input', 'case', 'level_z_mm', 'height_m', 'series'],
-  measure: ['image', 'mask', 'case', 'level_z_mm', 'height_m', 'series'],
+  segment: ['input', 'case', 'level_z_mm', 'height_m', 'series', 'ref'],
+  measure: ['image', 'mask', 'case', 'level_z_mm', 'height_m', 'series', 'ref'],
 } as const;
 const REQUIRED_COLUMNS: Record<BatchCommand, string[]> = { segment: ['input'], measure: ['image', 'mask'] };
 type Column = (typeof LIST_COLUMNS)[BatchCommand][number];
@@ -53,8 +55,8 @@ const CASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
  * Parses a `--list` file. Two forms:
  * - segment only: one input per line (path or DICOMweb URL);
  * - a CSV whose first line is a header naming the required columns (segment: `input`; measure: `image` and `mask`)
- *   and any of case, level_z_mm, height_m, series (comma-separated, no quoting: a path holding a comma cannot be
- *   given this way).
+ *   and any of case, level_z_mm, height_m, series, ref (comma-separated, no quoting: a path holding a comma cannot
+ *   be given this way).
  * Blank lines and lines starting with '#' are skipped in both. Errors name the file and the line.
  */
 export function parseInputList(text: string, file: string, command: BatchCommand = 'segment'): BatchEntry[] {
@@ -104,6 +106,7 @@ export function parseInputList(text: string, file: string, command: BatchCommand
     if (entry.heightM !== undefined && entry.levelZmm === undefined)
       throw new UsageError(`--list ${where}: height_m needs level_z_mm (the PMI is the psoas area at a level divided by height²)`, r.text);
     entry.series = cell('series');
+    entry.ref = cell('ref');
     const id = cell('case');
     if (id !== undefined) {
       if (!CASE_ID.test(id) || id.length > 120)
@@ -207,8 +210,14 @@ export interface BatchCase {
   structures?: Record<string, SideFigures>;
   tpa_cm2?: number;
   pmi_cm2_per_m2?: number;
+  /** With a reference: per structure, the agreement figures of the table (AGREEMENT_FIELDS). */
+  agreement?: Record<string, Partial<Record<AgreementField, number | null>>>;
   warnings?: string[];
 }
+
+/** The agreement figures of the table (a subset of measure/agreement.ts StructureAgreement). */
+export const AGREEMENT_FIELDS = ['dice', 'volume_diff_percent', 'assd_mm', 'hd95_mm'] as const;
+type AgreementField = (typeof AGREEMENT_FIELDS)[number];
 
 export interface BatchSummary {
   format_version: 1;
@@ -246,6 +255,8 @@ export function caseFromReport(id: string, entry: BatchEntry, report: Measuremen
   c.structures = Object.fromEntries(Object.entries(report.structures).map(([n, s]) => [n, sideFigures(s)]));
   if (report.tpa_cm2 !== undefined) c.tpa_cm2 = report.tpa_cm2;
   if (report.pmi_cm2_per_m2 !== undefined) c.pmi_cm2_per_m2 = report.pmi_cm2_per_m2;
+  if (report.agreement)
+    c.agreement = Object.fromEntries(Object.entries(report.agreement).map(([n, a]) => [n, Object.fromEntries(AGREEMENT_FIELDS.map((f) => [f, a[f]]))]));
   c.warnings = report.warnings;
   return c;
 }
@@ -263,11 +274,14 @@ const csvCell = (v: unknown): string => {
 
 /**
  * summary.csv: one row per case, structures in `structureNames` order as `<name>_<field>` columns (e.g.
- * psoas_left_volume_ml). Empty cells where a figure does not exist (failed case, absent structure, no level).
+ * psoas_left_volume_ml); when any case was compared with a reference, `<name>_dice` etc. (AGREEMENT_FIELDS) follow.
+ * Empty cells where a figure does not exist (failed case, absent structure, no level, no reference).
  */
 export function summaryCsv(cases: BatchCase[], structureNames: string[]): string {
+  const withRef = cases.some((c) => c.agreement);
   const head = ['case', 'status', 'input', 'error_code', 'error', 'seconds', 'level_z_mm', 'height_m'];
   for (const n of structureNames) head.push(`${n}_present`, ...SIDE_FIELDS.map((f) => `${n}_${f}`));
+  if (withRef) for (const n of structureNames) head.push(...AGREEMENT_FIELDS.map((f) => `${n}_${f}`));
   head.push('tpa_cm2', 'pmi_cm2_per_m2', 'warnings');
   const rows = cases.map((c) => {
     const row: unknown[] = [c.case, c.reused ? 'ok (kept)' : c.status, c.input, c.error?.code, c.error?.message, c.seconds, c.level_z_mm, c.height_m];
@@ -275,6 +289,7 @@ export function summaryCsv(cases: BatchCase[], structureNames: string[]): string
       const s = c.structures?.[n];
       row.push(s ? s.present : undefined, ...SIDE_FIELDS.map((f) => s?.[f]));
     }
+    if (withRef) for (const n of structureNames) row.push(...AGREEMENT_FIELDS.map((f) => c.agreement?.[n]?.[f]));
     row.push(c.tpa_cm2, c.pmi_cm2_per_m2, c.warnings?.join(' | '));
     return row.map(csvCell).join(',');
   });
@@ -306,6 +321,7 @@ export async function reusableReport(file: string, maskFile: string, entry: Batc
     r.input?.source === entry.input &&
     r.options?.level_z_mm === entry.levelZmm &&
     r.options?.height_m === entry.heightM &&
+    r.reference?.file === (entry.ref === undefined ? undefined : path.resolve(entry.ref)) &&
     !!r.structures;
   return same ? r : undefined;
 }
@@ -329,7 +345,14 @@ export async function batchEntries(positionals: string[], listFile: string | und
 export function formatBatchTable(cases: BatchCase[], structureNames: string[]): string {
   const f = (x: unknown, d: number) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '–');
   const short = (n: string) => n.replace(/^psoas_/, '');
-  const head = ['case', 'status', ...structureNames.flatMap((n) => [`${short(n)} mL`, `${short(n)} mm`]), 'seconds'];
+  const withRef = cases.some((c) => c.agreement);
+  const head = [
+    'case',
+    'status',
+    ...structureNames.flatMap((n) => [`${short(n)} mL`, `${short(n)} mm`]),
+    ...(withRef ? structureNames.map((n) => `${short(n)} Dice`) : []),
+    'seconds',
+  ];
   const rows = cases.map((c) => [
     c.case,
     c.status === 'error' ? `error ${c.error?.code ?? ''}` : c.reused ? 'ok (kept)' : 'ok',
@@ -337,6 +360,7 @@ export function formatBatchTable(cases: BatchCase[], structureNames: string[]): 
       const s = c.structures?.[n];
       return s && !s.present ? ['absent', '–'] : [f(s?.volume_ml, 2), f(s?.length_mm, 1)];
     }),
+    ...(withRef ? structureNames.map((n) => f(c.agreement?.[n]?.dice, 4)) : []),
     f(c.seconds, 1),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

@@ -46,21 +46,21 @@ export const DEFAULT_LABEL_MAP: Readonly<Record<string, number>> = Object.freeze
  * Parses `--map psoas_left=7,psoas_right=9` into {psoas_left: 7, psoas_right: 9}.
  * Names: letters, digits, '_' and '-'; values: integers 1..255 (0 is background); no name or value twice.
  */
-export function parseLabelMap(text: string): Record<string, number> {
+export function parseLabelMap(text: string, option = '--map'): Record<string, number> {
   const out: Record<string, number> = {};
   const seen = new Map<number, string>();
   const entries = text.split(',').map((s) => s.trim());
   if (text.trim() === '' || entries.some((e) => e === ''))
-    throw new UsageError(`--map "${text}": expected name=value pairs separated by commas, e.g. psoas_left=1,psoas_right=2`, text);
+    throw new UsageError(`${option} "${text}": expected name=value pairs separated by commas, e.g. psoas_left=1,psoas_right=2`, text);
   for (const entry of entries) {
     const m = /^([A-Za-z][\w-]*)\s*=\s*(\S+)$/.exec(entry);
-    if (!m) throw new UsageError(`--map "${text}": "${entry}" is not name=value (e.g. psoas_left=1)`, entry);
+    if (!m) throw new UsageError(`${option} "${text}": "${entry}" is not name=value (e.g. psoas_left=1)`, entry);
     const [, name, raw] = m;
     const v = Number(raw);
     if (!/^\d+$/.test(raw) || !Number.isInteger(v) || v < 1 || v > 255)
-      throw new UsageError(`--map "${text}": label value of ${name} must be an integer 1..255 (0 is background), got "${raw}"`, raw);
-    if (name in out) throw new UsageError(`--map "${text}": ${name} is given twice`, name);
-    if (seen.has(v)) throw new UsageError(`--map "${text}": ${seen.get(v)} and ${name} both use label ${v}`, v);
+      throw new UsageError(`${option} "${text}": label value of ${name} must be an integer 1..255 (0 is background), got "${raw}"`, raw);
+    if (name in out) throw new UsageError(`${option} "${text}": ${name} is given twice`, name);
+    if (seen.has(v)) throw new UsageError(`${option} "${text}": ${seen.get(v)} and ${name} both use label ${v}`, v);
     out[name] = v;
     seen.set(v, name);
   }

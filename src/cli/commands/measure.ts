@@ -21,6 +21,7 @@ import { alignMaskToImage } from './grid';
 import { loadImage, loadMask } from './input';
 import { toolVersion } from './model';
 import { addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
+import { compareWithReference, type ReferenceReport } from './reference';
 import { batchEntries, LIST_COLUMNS, runCohort, type BatchEntry } from './batch';
 import { NOT_CT_HINT, REPORT_FILE, requireCt } from './segment';
 
@@ -37,12 +38,15 @@ max axial CSA and its level, mean HU, truncation; TPA/PMI at a level).
                              nearest-neighbour onto the image grid (with a warning); labels outside the image
                              are an error.
   --map name=value,...       label values in the mask (default psoas_left=1,psoas_right=2; patient's sides)
+  --ref <mask>               a reference label map (e.g. an expert's) to compare the mask with: Dice, Jaccard,
+                             volume difference, surface distances (ASSD, HD95, HD in mm) per structure
+  --ref-map name=value,...   label values in the reference (default: those of --map)
   --out <dir>                output folder (created if missing)
   --level <z mm>             axial level (patient z, LPS mm, +z = head) for CSA-at-level and TPA, e.g. mid-L3
   --height <m>               patient height in metres, for the psoas muscle index (needs --level)
   --series <uid>             series to load when the folder/study holds several
   --list <file>              a cohort instead of one <image>: a CSV whose header names image and mask, and any of
-                             case (its folder name), level_z_mm, height_m, series; each case is written to
+                             case (its folder name), level_z_mm, height_m, series, ref; each case is written to
                              <dir>/<case>/measurements.json and one row per case to <dir>/summary.csv and
                              summary.json (a failed case is recorded there; exit status 1). --map applies to all.
   --json                     print measurements.json (with --list: summary.json) to stdout instead of the table
@@ -59,6 +63,8 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
     height: { type: 'string' },
     series: { type: 'string' },
     list: { type: 'string' },
+    ref: { type: 'string' },
+    'ref-map': { type: 'string' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
     help: { type: 'boolean', short: 'h' },
@@ -71,7 +77,7 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
   if (batch) {
     // Each row of the list names its own image and mask; a level, a height and a series belong to one patient's scan.
     if (positionals.length) throw new UsageError(`psoasview measure: with --list, the images come from the list, not the command line (got ${positionals.join(' ')})`, positionals);
-    for (const [opt, v] of [['--mask', values.mask], ['--level', values.level], ['--height', values.height], ['--series', values.series]] as const)
+    for (const [opt, v] of [['--mask', values.mask], ['--level', values.level], ['--height', values.height], ['--series', values.series], ['--ref', values.ref]] as const)
       if (v !== undefined)
         throw new UsageError(`psoasview measure: ${opt} applies to one scan; with --list give it per case (columns: ${LIST_COLUMNS.measure.join(', ')})`, v);
   } else {
@@ -80,8 +86,9 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
     if (!values.mask) throw new UsageError('psoasview measure: --mask <file> is required (the label map to measure)');
   }
   const labelMap = values.map !== undefined ? parseLabelMap(values.map) : { ...DEFAULT_LABEL_MAP };
+  const refMap = values['ref-map'] !== undefined ? parseLabelMap(values['ref-map'], '--ref-map') : undefined;
   const { levelZmm, heightM } = parseLevelAndHeight(values);
-  const entries = batch ? await batchEntries([], values.list, 'measure') : [{ input: positionals[0], mask: values.mask, levelZmm, heightM, series: values.series, from: 'argument 1' }];
+  const entries = batch ? await batchEntries([], values.list, 'measure') : [{ input: positionals[0], mask: values.mask, levelZmm, heightM, series: values.series, ref: values.ref, from: 'argument 1' }];
   const outDir = await ensureOutDir(values.out, 'measure');
   const progress = (t: string) => {
     if (!values.quiet) io.err(t);
@@ -92,19 +99,25 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
       backend: null,
       structureNames: Object.keys(labelMap),
       files: [REPORT_FILE],
-      runCase: (entry, caseDir, p) => measureOne(entry, caseDir, labelMap, p),
+      runCase: (entry, caseDir, p) => measureOne(entry, caseDir, labelMap, p, refMap),
       json: !!values.json,
       progress,
       io,
     });
-  const report = await measureOne(entries[0], outDir, labelMap, progress);
+  const report = await measureOne(entries[0], outDir, labelMap, progress, refMap);
   const jsonPath = path.join(outDir, REPORT_FILE);
   io.out(values.json ? JSON.stringify(report, null, 2) : `${formatSummary(report)}\nwrote   ${jsonPath}`);
   return 0;
 }
 
 /** Measures one image + mask into `outDir`/measurements.json (the folder is made once there is a result). */
-async function measureOne(entry: BatchEntry, outDir: string, labelMap: Record<string, number>, progress: (t: string) => void): Promise<MeasurementsReport> {
+async function measureOne(
+  entry: BatchEntry,
+  outDir: string,
+  labelMap: Record<string, number>,
+  progress: (t: string) => void,
+  refMap?: Record<string, number>,
+): Promise<MeasurementsReport> {
   const maskFile = entry.mask as string;
   const { levelZmm, heightM } = entry;
   const t0 = performance.now();
@@ -148,6 +161,14 @@ async function measureOne(entry: BatchEntry, outDir: string, labelMap: Record<st
   const all = measureAll(loaded.volume, mask, labelMap, { levelZmm, heightM, source: maskFile });
   timings.measure = since(t);
   warnings.push(...measurementWarnings(all));
+  let reference: ReferenceReport | undefined;
+  if (entry.ref !== undefined) {
+    t = performance.now();
+    progress(`comparing with the reference ${entry.ref}`);
+    reference = await compareWithReference(loaded.volume, loaded.source, mask.data, labelMap, entry.ref, refMap);
+    warnings.push(...reference.warnings);
+    timings.compare = since(t);
+  }
 
   const report: MeasurementsReport = {
     format_version: REPORT_FORMAT_VERSION,
@@ -164,6 +185,10 @@ async function measureOne(entry: BatchEntry, outDir: string, labelMap: Record<st
     warnings,
   };
   addTotals(report, all);
+  if (reference) {
+    report.reference = reference.reference;
+    report.agreement = reference.agreement;
+  }
   // total = everything up to the result (load, align, measure); writing the JSON itself is not timed.
   timings.total = since(t0);
   await ensureOutDir(outDir, 'measure');

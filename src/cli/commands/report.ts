@@ -8,6 +8,7 @@
 import { indexToWorld, orientationCode, type Mat3, type Vec3, type VolumeGeometry } from '../../core/geometry';
 import type { Volume } from '../../core/volume';
 import { DEFAULT_HU_WINDOW, type AllMeasurements, type StructureMeasurements } from '../../measure';
+import type { StructureAgreement } from '../../measure/agreement';
 import type { InputKind, LoadedInput } from './input';
 
 /** Bumped when a field of measurements.json changes meaning or is removed. */
@@ -72,6 +73,9 @@ export interface MeasurementsReport {
   tpa_mm2?: number;
   tpa_cm2?: number;
   pmi_cm2_per_m2?: number;
+  /** With --ref: the reference label map and the mask's agreement with it per structure (measure/agreement.ts). */
+  reference?: { file: string; labels: Record<string, number>; resampled: boolean; reordered: boolean };
+  agreement?: Record<string, StructureAgreement>;
   warnings: string[];
 }
 
@@ -152,6 +156,26 @@ export function formatSummary(r: MeasurementsReport): string {
   if (level) {
     lines.push('');
     lines.push(`level z = ${r.options.level_z_mm} mm: TPA ${fmt(r.tpa_cm2, 2)} cm²` + (r.pmi_cm2_per_m2 !== undefined ? `, PMI ${fmt(r.pmi_cm2_per_m2, 2)} cm²/m² (height ${r.options.height_m} m)` : ''));
+  }
+  if (r.agreement && r.reference) {
+    lines.push('');
+    lines.push(`against reference ${r.reference.file}${r.reference.resampled ? ' (resampled onto the image grid)' : ''}`);
+    const ahead = ['structure', 'Dice', 'Jaccard', 'volume Δ mL', 'volume Δ %', 'ASSD mm', 'HD95 mm', 'HD mm'];
+    const arows = Object.entries(r.agreement).map(([name, a]) => [
+      name,
+      fmt(a.dice, 4),
+      fmt(a.jaccard, 4),
+      fmt(a.volume_diff_ml, 2),
+      fmt(a.volume_diff_percent, 2),
+      fmt(a.assd_mm, 2),
+      fmt(a.hd95_mm, 2),
+      fmt(a.hd_mm, 2),
+    ]);
+    const aw = ahead.map((h, c) => Math.max(h.length, ...arows.map((row) => row[c].length)));
+    const aline = (cells: string[]) => cells.map((x, c) => (c === 0 ? x.padEnd(aw[c]) : x.padStart(aw[c]))).join('  ').trimEnd();
+    lines.push(aline(ahead));
+    lines.push(aw.map((w) => '-'.repeat(w)).join('  '));
+    for (const row of arows) lines.push(aline(row));
   }
   if (r.warnings.length) {
     lines.push('');

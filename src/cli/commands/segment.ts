@@ -12,10 +12,11 @@ import { measureAll } from '../../measure';
 import type { ModelSession } from '../../inference/types';
 import type { ModelManifest } from '../../pipeline/manifest';
 import { segment, type Stage } from '../../pipeline/run';
-import { ensureOutDir, parseCommandArgs, parseIntOption, parseLevelAndHeight, round, since, UsageError, type CliIO } from './common';
+import { ensureOutDir, parseCommandArgs, parseIntOption, parseLabelMap, parseLevelAndHeight, round, since, UsageError, type CliIO } from './common';
 import { loadImage } from './input';
 import { findDefaultModel, modelsDir, sha256File, toolVersion } from './model';
 import { batchEntries, LIST_COLUMNS, reusableReport, runCohort, structureNames, SUMMARY_CSV, SUMMARY_JSON, type BatchEntry } from './batch';
+import { compareWithReference, type ReferenceReport } from './reference';
 import { addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
 
 export const MASK_FILE = 'psoas-mask.nii.gz';
@@ -43,9 +44,12 @@ UID (parent folders are prepended where two inputs share a name).
   --height <m>               patient height in metres, for the psoas muscle index (needs --level)
   --series <uid>             series to load when the folder/study holds several
   --threads <n>              onnxruntime CPU threads (default: onnxruntime's choice)
+  --ref <mask>               a reference label map (e.g. an expert's) to compare the model's mask with: Dice,
+                             Jaccard, volume difference, surface distances (ASSD, HD95, HD in mm) per side
+  --ref-map name=value,...   label values in the reference (default: the model's, psoas_left=1,psoas_right=2)
   --list <file>              batch inputs: one path or URL per line, or a CSV with a header naming input and
-                             any of case (its folder name, e.g. a study ID), level_z_mm, height_m, series
-                             (per-case --level, --height, --series)
+                             any of case (its folder name, e.g. a study ID), level_z_mm, height_m, series, ref
+                             (per-case --level, --height, --series, --ref)
   --resume                   batch: keep a case whose <case>/${REPORT_FILE} came from the same model, input,
                              level and height (after an interrupted or partly failed run); cases are matched
                              by folder, so give them a case column or keep the list as it was
@@ -84,7 +88,7 @@ interface ModelContext {
  * Segments and measures one input into `outDir` (psoas-mask.nii.gz + measurements.json) and returns the report.
  * Throws (PsoasError naming the input) on bad input; nothing is written for a case that fails before the mask.
  */
-async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, progress: (t: string) => void): Promise<MeasurementsReport> {
+async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, progress: (t: string) => void, refMap?: Record<string, number>): Promise<MeasurementsReport> {
   const { manifest, session, sha256, modelDir } = ctx;
   const { levelZmm, heightM } = entry;
   const t0 = performance.now();
@@ -135,6 +139,14 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
   timings.measure = since(t);
 
   const warnings = [...loaded.warnings, ...measurementWarnings(all, 'the model found nothing')];
+  let reference: ReferenceReport | undefined;
+  if (entry.ref !== undefined) {
+    t = performance.now();
+    progress(`comparing with the reference ${entry.ref}`);
+    reference = await compareWithReference(image, loaded.source, result.mask.data, labelMap, entry.ref, refMap);
+    warnings.push(...reference.warnings);
+    timings.compare = since(t);
+  }
   // One input: model_load is part of this run's total; in a batch it was paid once (summary.json's model_load_ms).
   timings.total = round(since(t0) + (ctx.batch ? 0 : ctx.modelLoadMs), 1);
   const report: MeasurementsReport = {
@@ -154,6 +166,10 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
     warnings,
   };
   addTotals(report, all);
+  if (reference) {
+    report.reference = reference.reference;
+    report.agreement = reference.agreement;
+  }
   await writeFile(path.join(outDir, REPORT_FILE), JSON.stringify(report, null, 2) + '\n');
   return report;
 }
@@ -168,6 +184,8 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
     threads: { type: 'string' },
     list: { type: 'string' },
     resume: { type: 'boolean' },
+    ref: { type: 'string' },
+    'ref-map': { type: 'string' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
     help: { type: 'boolean', short: 'h' },
@@ -182,13 +200,14 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
   const { levelZmm, heightM } = parseLevelAndHeight(values);
   if (batch) {
     // A level, a height and a series UID belong to one patient's scan: in a batch they come per case from --list.
-    for (const [opt, v] of [['--level', values.level], ['--height', values.height], ['--series', values.series]] as const)
+    for (const [opt, v] of [['--level', values.level], ['--height', values.height], ['--series', values.series], ['--ref', values.ref]] as const)
       if (v !== undefined)
         throw new UsageError(`psoasview segment: ${opt} applies to one scan; for several inputs give it per case in a --list CSV (columns: ${LIST_COLUMNS.segment.join(', ')})`, v);
   } else if (values.resume) throw new UsageError('psoasview segment: --resume is for several inputs (a batch); one input always runs', values.resume);
   const threads = parseIntOption('--threads', values.threads, 1, 256);
+  const refMap = values['ref-map'] !== undefined ? parseLabelMap(values['ref-map'], '--ref-map') : undefined;
   // Inputs first (a bad --list fails before the model is loaded), then the output folder.
-  const entries = batch ? await batchEntries(positionals, values.list, 'segment') : [{ input: positionals[0], levelZmm, heightM, series: values.series, from: 'argument 1' }];
+  const entries = batch ? await batchEntries(positionals, values.list, 'segment') : [{ input: positionals[0], levelZmm, heightM, series: values.series, ref: values.ref, from: 'argument 1' }];
   const outDir = await ensureOutDir(values.out, 'segment');
   const progress = (t: string) => {
     if (!values.quiet) io.err(t);
@@ -206,7 +225,7 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
     const sha256 = manifest.sha256 ? manifest.sha256.toLowerCase() : await sha256File(onnxPath);
     const ctx: ModelContext = { modelDir, manifest, session, sha256, modelLoadMs: since(t), batch };
     if (!batch) {
-      const report = await segmentOne(entries[0], outDir, ctx, progress);
+      const report = await segmentOne(entries[0], outDir, ctx, progress, refMap);
       const maskPath = path.join(outDir, MASK_FILE);
       io.out(values.json ? JSON.stringify(report, null, 2) : `${formatSummary(report)}\nwrote   ${maskPath}\n        ${path.join(outDir, REPORT_FILE)}`);
       return 0;
@@ -218,7 +237,7 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
       modelLoadMs: ctx.modelLoadMs,
       structureNames: structureNames(manifest.output.labels),
       files: [MASK_FILE, REPORT_FILE],
-      runCase: (entry, caseDir, p) => segmentOne(entry, caseDir, ctx, p),
+      runCase: (entry, caseDir, p) => segmentOne(entry, caseDir, ctx, p, refMap),
       reuse: values.resume ? (entry, caseDir) => reusableReport(path.join(caseDir, REPORT_FILE), path.join(caseDir, MASK_FILE), entry, sha256) : undefined,
       json: !!values.json,
       progress,
