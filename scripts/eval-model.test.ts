@@ -72,7 +72,7 @@ describe('edgeCounts (boundary vs distant errors)', () => {
 describe('summarise (per-variant figures of a set)', () => {
   const side = (dice: number, volume_err: number, length_err: number, truth_volume_ml = 0): SideResult => ({
     dice, volume_err, length_err, volume_ml: 0, truth_volume_ml, length_mm: 0, truth_length_mm: 0,
-    fp_by_structure: {}, fn_voxels: 0, fn_edge_voxels: 0, fp_edge_voxels: 0, ends_mm: { cranial: 0, caudal: 0 }, edge_margin_mm: null, edge_margin_to: null,
+    fp_by_structure: {}, fn_voxels: 0, fn_edge_voxels: 0, fp_edge_voxels: 0, ends_mm: { cranial: 0, caudal: 0 }, edge_margin_mm: null, edge_margin_to: null, assd_mm: null, hd95_mm: null, hd_mm: null,
   });
   const res = (name: string, l: SideResult, r: SideResult): CaseResult =>
     ({ name, dims: [1, 1, 1], spacing: [1, 1, 1], seconds: { generate: 0, segment: 0 }, mask_ml: 0, sides: { psoas_left: l, psoas_right: r } });
@@ -105,6 +105,16 @@ describe('summarise (per-variant figures of a set)', () => {
     ['no dependence', [1, 2, 3, 4], [5, 5, 5, 5], 0],
     ['noise around a falling line', [1, 2, 3], [3.1, 1.9, 1.0], -1.05],
   ])('slope: %s', (_n, x, y, want) => expect(slope(x, y)).toBeCloseTo(want, 10));
+  it('surface distances: mean ASSD, mean and largest HD95 over the sides that have them; NaN when none has', () => {
+    const withSd = (assd: number | null, hd95: number | null): SideResult => ({ ...side(1, 0, 0), assd_mm: assd, hd95_mm: hd95, hd_mm: hd95 });
+    const [s] = summarise([res('a', withSd(0.4, 1.5), withSd(0.6, 3.5)), res('b', withSd(null, null), withSd(0.2, 1))]);
+    expect(s.mean_assd_mm).toBeCloseTo(0.4, 12);
+    expect(s.mean_hd95_mm).toBeCloseTo(2, 12);
+    expect(s.max_hd95_mm).toBe(3.5);
+    const [none] = summarise([res('c', withSd(null, null), withSd(null, null))]);
+    expect(none.mean_hd95_mm).toBeNaN();
+    expect(none.max_hd95_mm).toBeNaN();
+  });
   it('a run without variants is variant 0', () => {
     expect(summarise([res('x', side(1, 0, 0), side(1, 0, 0))]).map((s) => s.variant)).toEqual([0]);
   });

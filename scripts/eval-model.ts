@@ -23,7 +23,7 @@ import { indexToWorld, type Vec3 } from '../src/core/geometry';
 import { generatePhantom, LABEL, LABELS, phantomGrid, PSOAS_SCALE_LIMITS, type PhantomOptions } from '../src/core/phantom';
 import type { Volume } from '../src/core/volume';
 import { loadNodeModel } from '../src/inference/ort-node';
-import { measureAll } from '../src/measure';
+import { compareStructure, measureAll } from '../src/measure';
 import type { ModelManifest } from '../src/pipeline/manifest';
 import { segment } from '../src/pipeline/run';
 import { parseObliqueTilt } from '../src/cli/phantom';
@@ -78,6 +78,13 @@ export interface SideResult {
   /** The measured mask's distance to the nearest face of the series (mm) and which face (measurements' edge_margin). */
   edge_margin_mm: number | null;
   edge_margin_to: string | null;
+  /**
+   * Symmetric surface distances (mm) against the truth label map on the source grid (src/measure/agreement.ts,
+   * MONAI's definition): mean (ASSD), 95th percentile (HD95), maximum (HD). Null when the mask is empty.
+   */
+  assd_mm: number | null;
+  hd95_mm: number | null;
+  hd_mm: number | null;
 }
 
 export interface CaseResult {
@@ -240,7 +247,8 @@ export async function evaluateCases(
             const dice = both + fps + fn === 0 ? 1 : (2 * both) / (2 * both + fps + fn);
             const ends_mm = { cranial: zm[1] - zt[1], caudal: zt[0] - zm[0] };
             const edge = edgeCounts(r.mask.data, ph.labels.data, g.dimensions, v);
-            return { fp_by_structure: fp, fn_voxels: fn, fn_edge_voxels: edge.fn, fp_edge_voxels: edge.fp, ends_mm, dice, ...againstTruth(m, ph, key) };
+            const { assd_mm, hd95_mm, hd_mm } = compareStructure(r.mask.data, ph.labels.data, g, v, v, `${c.name} ${key}`);
+            return { fp_by_structure: fp, fn_voxels: fn, fn_edge_voxels: edge.fn, fp_edge_voxels: edge.fp, ends_mm, dice, assd_mm, hd95_mm, hd_mm, ...againstTruth(m, ph, key) };
           };
           res.sides = { psoas_left: side('psoas_left', 1), psoas_right: side('psoas_right', 2) };
         }
@@ -328,7 +336,7 @@ function againstTruth(
   m: ReturnType<typeof measureAll>,
   ph: ReturnType<typeof generatePhantom>,
   key: 'psoas_left' | 'psoas_right',
-): Omit<SideResult, 'fp_by_structure' | 'fn_voxels' | 'fn_edge_voxels' | 'fp_edge_voxels' | 'ends_mm' | 'dice'> {
+): Omit<SideResult, 'fp_by_structure' | 'fn_voxels' | 'fn_edge_voxels' | 'fp_edge_voxels' | 'ends_mm' | 'dice' | 'assd_mm' | 'hd95_mm' | 'hd_mm'> {
   const s = m.structures[key];
   const truth = ph.truth[key];
   const tv = truth.truncated ? truth.volume_in_fov_ml : truth.volume_ml;
@@ -358,7 +366,7 @@ function evaluatePerfect(cases: EvalCase[], log: (s: string) => void): CaseResul
     if (!c.noPsoas) {
       const m = measureAll(ph.image as Volume, ph.labels, { psoas_left: 1, psoas_right: 2 });
       // The mask IS the truth here: Dice 1, no false voxels, both ends coincide.
-      const side = (key: 'psoas_left' | 'psoas_right'): SideResult => ({ fp_by_structure: {}, fn_voxels: 0, fn_edge_voxels: 0, fp_edge_voxels: 0, ends_mm: { cranial: 0, caudal: 0 }, dice: 1, ...againstTruth(m, ph, key) });
+      const side = (key: 'psoas_left' | 'psoas_right'): SideResult => ({ fp_by_structure: {}, fn_voxels: 0, fn_edge_voxels: 0, fp_edge_voxels: 0, ends_mm: { cranial: 0, caudal: 0 }, dice: 1, assd_mm: 0, hd95_mm: 0, hd_mm: 0, ...againstTruth(m, ph, key) });
       res.sides = { psoas_left: side('psoas_left'), psoas_right: side('psoas_right') };
     }
     log(formatCase(res));
@@ -390,6 +398,10 @@ export interface VariantSummary {
    * over-estimated, large ones under-estimated (model card, "Volume bias against muscle size").
    */
   size_slope: number;
+  /** Mean ASSD and mean and largest HD95 over the sides that have surface distances (mm); NaN when none has. */
+  mean_assd_mm: number;
+  mean_hd95_mm: number;
+  max_hd95_mm: number;
 }
 
 /** Least-squares slope of y against x; NaN when x does not vary. */
@@ -424,6 +436,7 @@ export function summarise(results: CaseResult[]): VariantSummary[] {
       // per side: [Dice ≥ 0.95, |volume error| ≤ 3 %, |length error| ≤ 3 %]
       const ok = s.map((x) => [x.dice >= 0.95, Math.abs(x.volume_err) <= 0.03, Math.abs(x.length_err) <= 0.03]);
       const count = (t: (o: boolean[]) => boolean) => ok.filter(t).length;
+      const hd95s = s.flatMap((x) => (typeof x.hd95_mm === 'number' ? [x.hd95_mm] : []));
       return {
         variant,
         sides: s.length,
@@ -437,6 +450,9 @@ export function summarise(results: CaseResult[]): VariantSummary[] {
         len_ok: count((o) => o[2]),
         all_ok: count((o) => o.every(Boolean)),
         size_slope: slope(s.map((x) => x.truth_volume_ml / 100), s.map((x) => x.volume_err)),
+        mean_assd_mm: mean(s.flatMap((x) => (typeof x.assd_mm === 'number' ? [x.assd_mm] : []))),
+        mean_hd95_mm: mean(hd95s),
+        max_hd95_mm: hd95s.length ? Math.max(...hd95s) : Number.NaN,
       };
     });
 }
@@ -445,7 +461,8 @@ export function formatSummary(s: VariantSummary): string {
   return `variant ${s.variant}: ${s.sides} sides, mean Dice ${s.mean_dice.toFixed(4)} (lowest ${s.min_dice.toFixed(4)}), ` +
     `volume ${pct(s.signed_vol)} signed / ${(100 * s.abs_vol).toFixed(2)}% abs, length ${(100 * s.abs_len).toFixed(2)}% abs; ` +
     `Dice >= .95 on ${s.dice_ok}, volume <= 3 % on ${s.vol_ok}, length <= 3 % on ${s.len_ok}, all three on ${s.all_ok}; ` +
-    `volume error vs size ${pct(s.size_slope)} per 100 mL`;
+    `volume error vs size ${pct(s.size_slope)} per 100 mL; ` +
+    `surface distance: ASSD ${s.mean_assd_mm.toFixed(2)} mm mean, HD95 ${s.mean_hd95_mm.toFixed(2)} mm mean / ${s.max_hd95_mm.toFixed(1)} mm largest`;
 }
 
 export function formatCase(r: CaseResult): string {
@@ -454,6 +471,7 @@ export function formatCase(r: CaseResult): string {
   const mm = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(0)}`;
   const s = (n: string, x: SideResult) =>
     `${n} Dice ${x.dice.toFixed(4)} vol ${pct(x.volume_err)} len ${pct(x.length_err)} ends ${mm(x.ends_mm.cranial)}/${mm(x.ends_mm.caudal)} mm` +
+    (x.hd95_mm !== null && x.hd95_mm !== undefined ? ` ASSD ${x.assd_mm?.toFixed(2)} HD95 ${x.hd95_mm.toFixed(1)} mm` : '') +
     (x.edge_margin_mm !== null ? ` margin ${x.edge_margin_mm.toFixed(0)} mm ${x.edge_margin_to}` : '') +
     (x.fn_voxels ? ` edge ${Math.round((100 * x.fn_edge_voxels) / x.fn_voxels)}% of FN` : '');
   const lv = r.hu_levels ? `  HU low ${r.hu_levels.low.toFixed(1)} (muscle ${r.hu_levels.muscle.toFixed(0)}, fat ${r.hu_levels.fat.toFixed(0)})` : '';

@@ -323,6 +323,11 @@ describe('psoasview measure', () => {
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     const mask = readNifti(new Uint8Array(readFileSync(path.join(out, 'psoas-mask.nii.gz'))), 'mask');
+    // A missing reference fails before the segmentation runs (no mask written), naming the file.
+    const missing = await inProcess(['segment', ctPath, '--ref', path.join(dir, 'no-ref.nii.gz'), '--out', path.join(dir, 'sref2'), '--model', tinyPkg, '-q']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(path.join(dir, 'no-ref.nii.gz'));
+    expect(existsSync(path.join(dir, 'sref2', 'psoas-mask.nii.gz'))).toBe(false);
     for (const [side, l] of [['psoas_left', 1], ['psoas_right', 2]] as const) {
       expect(j.agreement[side].dice).toBeCloseTo(dice(mask.data, truth, l), 12);
       expect(j.agreement[side].dice).toBeGreaterThan(0.9);

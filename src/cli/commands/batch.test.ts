@@ -175,6 +175,10 @@ describe('reusableReport (--resume)', () => {
       ])
         expect(await reusableReport(json, mask, changed, 'abc'), JSON.stringify(changed)).toBeUndefined();
       expect(await reusableReport(json, mask, entry, 'def')).toBeUndefined(); // another model
+      // The reference's label values (--ref-map) are part of it too.
+      writeFileSync(json, JSON.stringify({ ...report, reference: { ...report.reference, labels: { psoas_left: 1, psoas_right: 2 } } }));
+      expect(await reusableReport(json, mask, entry, 'abc', { psoas_left: 1, psoas_right: 2 })).toBeDefined();
+      expect(await reusableReport(json, mask, entry, 'abc', { psoas_left: 7, psoas_right: 9 })).toBeUndefined();
       writeFileSync(json, '{ not json');
       expect(await reusableReport(json, mask, entry, 'abc')).toBeUndefined();
     } finally {

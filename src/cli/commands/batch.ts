@@ -303,11 +303,21 @@ export async function writeAtomic(file: string, text: string): Promise<void> {
   await rename(tmp, file);
 }
 
+const sameLabels = (a: Record<string, number> | undefined, b: Record<string, number>) =>
+  !!a && Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([k, v]) => a[k] === v);
+
 /**
  * For --resume: the measurements.json of an earlier run of this case, when it was made by the same model (sha256)
- * from the same input with the same level and height and its mask file is there; else undefined (the case runs again).
+ * from the same input with the same level, height and reference (file and labels) and its mask file is there; else
+ * undefined (the case runs again).
  */
-export async function reusableReport(file: string, maskFile: string, entry: BatchEntry, sha256: string): Promise<MeasurementsReport | undefined> {
+export async function reusableReport(
+  file: string,
+  maskFile: string,
+  entry: BatchEntry,
+  sha256: string,
+  refLabels?: Record<string, number>,
+): Promise<MeasurementsReport | undefined> {
   let r: MeasurementsReport;
   try {
     r = JSON.parse(await readFile(file, 'utf8')) as MeasurementsReport;
@@ -322,6 +332,7 @@ export async function reusableReport(file: string, maskFile: string, entry: Batc
     r.options?.level_z_mm === entry.levelZmm &&
     r.options?.height_m === entry.heightM &&
     r.reference?.file === (entry.ref === undefined ? undefined : path.resolve(entry.ref)) &&
+    (entry.ref === undefined || refLabels === undefined || sameLabels(r.reference?.labels, refLabels)) &&
     !!r.structures;
   return same ? r : undefined;
 }

@@ -29,8 +29,10 @@ export async function compareWithReference(
   labels: Record<string, number>,
   refFile: string,
   refLabels: Record<string, number> = labels,
+  /** The reference already read (loadMask), e.g. before a long segmentation so that a bad file fails first. */
+  preloaded?: Volume<Uint8Array>,
 ): Promise<ReferenceReport> {
-  const raw = await loadMask(refFile);
+  const raw = preloaded ?? (await loadMask(refFile));
   const aligned = alignMaskToImage(image, raw, refFile, imageName);
   const ref = aligned.mask.data;
   const counts = new Float64Array(256);

@@ -13,7 +13,7 @@ import type { ModelSession } from '../../inference/types';
 import type { ModelManifest } from '../../pipeline/manifest';
 import { segment, type Stage } from '../../pipeline/run';
 import { ensureOutDir, parseCommandArgs, parseIntOption, parseLabelMap, parseLevelAndHeight, round, since, UsageError, type CliIO } from './common';
-import { loadImage } from './input';
+import { loadImage, loadMask } from './input';
 import { findDefaultModel, modelsDir, sha256File, toolVersion } from './model';
 import { batchEntries, LIST_COLUMNS, reusableReport, runCohort, structureNames, SUMMARY_CSV, SUMMARY_JSON, type BatchEntry } from './batch';
 import { compareWithReference, type ReferenceReport } from './reference';
@@ -73,6 +73,13 @@ export function requireCt(v: Volume, source: string, hint = NOT_CT_HINT): void {
     throw new PsoasError('NOT_CT', `${source} is modality ${String(v.meta.modality)}, not CT: ${hint}`, v.meta.modality, source);
 }
 
+/** The model's structure → label value map ({psoas_left: 1, psoas_right: 2}), as the mask file holds them. */
+function modelLabelMap(manifest: ModelManifest): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [value, name] of Object.entries(manifest.output.labels)) if (Number(value) !== 0) out[name] = Number(value);
+  return out;
+}
+
 /** What every case of one `segment` run shares: the model package and its session (loaded and verified once). */
 interface ModelContext {
   modelDir: string;
@@ -95,6 +102,8 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
   const timings: Record<string, number> = ctx.batch ? {} : { model_load: ctx.modelLoadMs };
 
   let t = performance.now();
+  // The reference first: a missing or unreadable file fails before the segmentation, not after it.
+  const refVolume = entry.ref !== undefined ? await loadMask(entry.ref) : undefined;
   const loaded = await loadImage(entry.input, { series: entry.series, onProgress: progress });
   requireCt(loaded.volume, loaded.source);
   timings.load = since(t);
@@ -143,7 +152,7 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
   if (entry.ref !== undefined) {
     t = performance.now();
     progress(`comparing with the reference ${entry.ref}`);
-    reference = await compareWithReference(image, loaded.source, result.mask.data, labelMap, entry.ref, refMap);
+    reference = await compareWithReference(image, loaded.source, result.mask.data, labelMap, entry.ref, refMap, refVolume);
     warnings.push(...reference.warnings);
     timings.compare = since(t);
   }
@@ -238,7 +247,9 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
       structureNames: structureNames(manifest.output.labels),
       files: [MASK_FILE, REPORT_FILE],
       runCase: (entry, caseDir, p) => segmentOne(entry, caseDir, ctx, p, refMap),
-      reuse: values.resume ? (entry, caseDir) => reusableReport(path.join(caseDir, REPORT_FILE), path.join(caseDir, MASK_FILE), entry, sha256) : undefined,
+      reuse: values.resume
+        ? (entry, caseDir) => reusableReport(path.join(caseDir, REPORT_FILE), path.join(caseDir, MASK_FILE), entry, sha256, refMap ?? modelLabelMap(manifest))
+        : undefined,
       json: !!values.json,
       progress,
       io,
