@@ -670,6 +670,9 @@ describe('psoasview segment, batch (several inputs / --list)', () => {
     const r5 = await inProcess(['measure', '--list', bad, '--mask', maskPath, '--out', path.join(bdir, 'u')]);
     expect(r5.code).toBe(2);
     expect(r5.stderr).toContain('--mask applies to one scan; with --list give it per case (columns: image, mask, case, level_z_mm, height_m, series, ref)');
+    const r7 = await inProcess(['segment', files.lps, '--ref-map', 'psoas_left=3', '--out', path.join(bdir, 'u'), '--model', tinyPkg]);
+    expect(r7.code).toBe(2);
+    expect(r7.stderr).toContain('--ref-map names the labels of a reference; give the reference with --ref <mask>');
     const r6 = await inProcess(['measure', '--list', bad, '--out', path.join(bdir, 'u')]);
     expect(r6.code).toBe(2);
     expect(r6.stderr).toContain(`--list ${bad}:1: the header lacks column(s) image, mask`);

@@ -33,25 +33,23 @@ export interface StructureAgreement {
   /** Voxels in the mask but not the reference, and in the reference but not the mask. */
   false_positive_voxels: number;
   false_negative_voxels: number;
-  /** Surface distances (mm); null when either structure is empty. */
+  /** Surface distances (mm); null when either structure is empty or the grid is sheared (see `note`). */
   assd_mm: number | null;
   hd95_mm: number | null;
   hd_mm: number | null;
+  /** Why the surface distances are null although both structures exist. */
+  note?: string;
 }
 
 const ORTHOGONAL_TOLERANCE = 1e-3;
 
-/** Throws unless the grid's axes are orthogonal: distances are computed in index space scaled by the spacing. */
-function requireOrthogonal(g: VolumeGeometry, source: string): void {
+/** Whether the grid's axes are orthogonal: distances are computed in index space scaled by the spacing. */
+export function isOrthogonalGrid(g: VolumeGeometry): boolean {
   const c: Vec3[] = [axisColumn(g.direction, 0), axisColumn(g.direction, 1), axisColumn(g.direction, 2)];
-  for (const [a, b] of [
-    [0, 1],
-    [0, 2],
-    [1, 2],
-  ] as const)
-    if (Math.abs(dot(c[a], c[b])) > ORTHOGONAL_TOLERANCE)
-      throw new PsoasError('BAD_ARGUMENT', `${source}: the grid's axes are not orthogonal (sheared grid); surface distances need an orthogonal grid`, g.direction, source);
+  return Math.abs(dot(c[0], c[1])) <= ORTHOGONAL_TOLERANCE && Math.abs(dot(c[0], c[2])) <= ORTHOGONAL_TOLERANCE && Math.abs(dot(c[1], c[2])) <= ORTHOGONAL_TOLERANCE;
 }
+
+export const SHEARED_GRID_NOTE = "the grid's axes are not orthogonal (e.g. a gantry-tilted series): surface distances not computed";
 
 /**
  * 1-D squared Euclidean distance transform of `f` (0 at features, Infinity elsewhere), sample positions i·s (mm),
@@ -97,13 +95,14 @@ function edt1d(f: Float64Array, n: number, s: number, d: Float64Array, v: Int32A
 
 /**
  * Squared Euclidean distance (mm²) from every voxel of a dims[0]×dims[1]×dims[2] grid (i fastest) to the nearest
- * voxel where `feature` is non-zero; Infinity everywhere when there is none. Exact, O(voxels).
+ * voxel where `feature` is non-zero; Infinity everywhere when there is none. Exact up to float32 storage between
+ * the three passes (each 1-D pass computes in float64), O(voxels); float32 keeps a whole 512×512×300 box at 315 MB.
  */
-export function squaredDistanceTransform(feature: ArrayLike<number>, dims: Vec3, spacing: Vec3): Float64Array {
+export function squaredDistanceTransform(feature: ArrayLike<number>, dims: Vec3, spacing: Vec3): Float32Array {
   const [nx, ny, nz] = dims;
   const n = nx * ny * nz;
   if (feature.length !== n) throw new PsoasError('BAD_ARGUMENT', `distance transform: ${feature.length} voxels for dims ${dims.join('x')}`, dims);
-  const out = new Float64Array(n);
+  const out = new Float32Array(n);
   for (let p = 0; p < n; p++) out[p] = feature[p] ? 0 : Infinity;
   const m = Math.max(nx, ny, nz);
   const f = new Float64Array(m);
@@ -178,7 +177,6 @@ export function compareStructure(
   const n = nx * ny * nz;
   if (mask.length !== n || ref.length !== n)
     throw new PsoasError('BAD_ARGUMENT', `${source}: ${mask.length} and ${ref.length} voxels for a ${geometry.dimensions.join('x')} grid`, geometry.dimensions, source);
-  requireOrthogonal(geometry, source);
   const voxelMl = (geometry.spacing[0] * geometry.spacing[1] * geometry.spacing[2]) / 1000;
 
   // Counts and the bounding box of both structures (voxel index, inclusive).
@@ -219,6 +217,10 @@ export function compareStructure(
     hd_mm: null,
   };
   if (a === 0 || b === 0) return out;
+  if (!isOrthogonalGrid(geometry)) {
+    out.note = SHEARED_GRID_NOTE;
+    return out;
+  }
 
   // Crop to the box of both structures. A structure voxel on the box's edge has a neighbour outside the box, which
   // belongs to neither structure, so it is surface on the full grid as on the crop: `surface` on the crop equals the
@@ -239,16 +241,15 @@ export function compareStructure(
   const sa = surface(ca, 1, bd);
   const sb = surface(cb, 1, bd);
   const spacing = geometry.spacing as Vec3;
-  const distToB = squaredDistanceTransform(sb, bd, spacing);
-  const distToA = squaredDistanceTransform(sa, bd, spacing);
-  const ab: number[] = [];
-  const ba: number[] = [];
-  for (let q = 0; q < cn; q++) {
-    if (sa[q]) ab.push(Math.sqrt(distToB[q]));
-    if (sb[q]) ba.push(Math.sqrt(distToA[q]));
-  }
-  const sab = Float64Array.from(ab).sort();
-  const sba = Float64Array.from(ba).sort();
+  // One distance map at a time (each as large as the box): distances of A's surface to B's, then the reverse.
+  const directed = (from: Uint8Array, to: Uint8Array): Float64Array => {
+    const dist = squaredDistanceTransform(to, bd, spacing);
+    const d: number[] = [];
+    for (let q = 0; q < cn; q++) if (from[q]) d.push(Math.sqrt(dist[q]));
+    return Float64Array.from(d).sort();
+  };
+  const sab = directed(sa, sb);
+  const sba = directed(sb, sa);
   let sum = 0;
   for (const x of sab) sum += x;
   for (const x of sba) sum += x;

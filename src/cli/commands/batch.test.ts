@@ -23,6 +23,8 @@ describe('parseInputList', () => {
       { input: 'c', levelZmm: 30, heightM: undefined, series: undefined, from: 'c.csv:4' },
     ]);
     expect(parseInputList('case,input\nS-001,/d/x\n,/d/y\n', 'c.csv').map((e) => e.caseId)).toEqual(['S-001', undefined]);
+    // Column names in any case (a spreadsheet's "Input").
+    expect(parseInputList('Input,Level_Z_mm\nx,5\n', 'c.csv')[0]).toMatchObject({ input: 'x', levelZmm: 5 });
     // Columns in any order.
     expect(parseInputList('height_m,level_z_mm,input\n1.6,10,x\n', 'c.csv')[0]).toMatchObject({ input: 'x', levelZmm: 10, heightM: 1.6 });
   });
@@ -40,6 +42,12 @@ describe('parseInputList', () => {
     ['input,height_m\nx,1.7\n', 'c.csv:2: height_m needs level_z_mm'],
     ['case,input\n../up,x\n', 'c.csv:2: case "../up" is not a folder name'],
     ['case,input\n.hidden,x\n', 'c.csv:2: case ".hidden" is not a folder name'],
+    ['case,input\nSummary.CSV,x\n', 'c.csv:2: case "Summary.CSV" is the name of the batch\'s own table'],
+    // a header gone wrong is not taken for an input
+    ['"input","case"\nx,y\n', 'c.csv:1: ""input","case"" is neither an input nor a CSV header with an "input" column'],
+    ['input;level_z_mm\nx;3\n', 'c.csv:1: "input;level_z_mm" is neither an input'],
+    ['imput,case\nx,y\n', 'is neither an input nor a CSV header'],
+    ['input,height_m,level_z_mm\nx,180,0\n', 'c.csv:2: height_m must be the patient\'s height in metres (0.4..2.8), got 180 (in cm? use height_m 1.80)'],
   ])('%j → usage error naming the file and line: %s', (text, message) => {
     let err: unknown;
     try {
@@ -76,8 +84,10 @@ describe('caseIds', () => {
     [['/d/a.nii.gz', '/d/a.nii.gz'], ['a', 'a-2']],
     // DICOMweb: the last UID of the URL (series, else study)
     [['http://h/dicom-web/studies/1.2.3/series/4.5.6', 'https://h/dicom-web/studies/7.8?x=1'], ['4.5.6', '7.8']],
-    // characters outside [A-Za-z0-9._-] and leading dots
-    [['/d/pat ient#1.nii.gz', '/d/.hidden.nii'], ['pat_ient_1', 'hidden']],
+    // characters outside [A-Za-z0-9._-], leading dots and dashes, the batch's own file names
+    [['/d/pat ient#1.nii.gz', '/d/.hidden.nii', '/d/--x.nii', '/d/summary.csv'], ['pat_ient_1', 'hidden', 'x', 'case_summary.csv']],
+    // names that differ only in case are one folder on macOS and Windows
+    [['/d/P1/CT', '/d/P2/ct'], ['P1_CT', 'P2_ct']],
   ])('%j → %j', (inputs, ids) => {
     expect(caseIds(inputs)).toEqual(ids);
   });
@@ -100,6 +110,9 @@ describe('assignCaseIds', () => {
     expect(assignCaseIds([e('/d/P1/ct.nii.gz', 'S-1'), e('/d/P2/ct.nii.gz'), e('/d/P3/ct.nii.gz')])).toEqual(['S-1', 'P2_ct', 'P3_ct']);
     expect(() => assignCaseIds([e('/d/a.nii.gz', 'b', 'l.csv:2'), e('/d/b.nii.gz', undefined, 'l.csv:3')])).toThrow(
       'case "b" is given to two inputs: /d/a.nii.gz (l.csv:2) and /d/b.nii.gz (l.csv:3)',
+    );
+    expect(() => assignCaseIds([e('/d/a.nii.gz', 'S1', 'l.csv:2'), e('/d/b.nii.gz', 's1', 'l.csv:3')])).toThrow(
+      'case "s1" (and "S1", the same folder where case is ignored) is given to two inputs',
     );
   });
 });
@@ -127,14 +140,14 @@ describe('summaryCsv', () => {
     const lines = csv.trimEnd().split('\n');
     expect(lines).toHaveLength(3);
     const head = lines[0].split(',');
-    expect(head.slice(0, 8)).toEqual(['case', 'status', 'input', 'error_code', 'error', 'seconds', 'level_z_mm', 'height_m']);
+    expect(head.slice(0, 9)).toEqual(['case', 'status', 'reused', 'input', 'error_code', 'error', 'seconds', 'level_z_mm', 'height_m']);
     expect(head).toContain('psoas_left_volume_ml');
     expect(head).toContain('psoas_right_truncated');
     expect(head.at(-1)).toBe('warnings');
     expect(lines[1]).toBe(
-      'p1,ok,"/d/p1, ""baseline"".nii.gz",,,12.3,-100,1.7,true,210.5,251.25,240,1500,-150,41.2,1200,false,false,,,,,,,,,12,4.152249135,psoas_right: the model found nothing | x',
+      'p1,ok,false,"/d/p1, ""baseline"".nii.gz",,,12.3,-100,1.7,true,210.5,251.25,240,1500,-150,41.2,1200,false,false,,,,,,,,,12,4.152249135,psoas_right: the model found nothing | x',
     );
-    expect(lines[2]).toBe(`p2,error,/d/p2,NOT_CT,"/d/p2 is modality MR, not CT",0,${','.repeat(2 + 2 * 9 + 2)}`);
+    expect(lines[2]).toBe(`p2,error,false,/d/p2,NOT_CT,"/d/p2 is modality MR, not CT",0,${','.repeat(2 + 2 * 9 + 2)}`);
     expect(lines.every((l) => l.match(/(?:^|,)(?:"(?:[^"]|"")*"|[^,]*)/g)?.length === head.length)).toBe(true);
   });
 
@@ -153,34 +166,41 @@ describe('reusableReport (--resume)', () => {
     try {
       const json = path.join(d, 'measurements.json');
       const mask = path.join(d, 'psoas-mask.nii.gz');
+      const tool = { version: '1.2.3', formatVersion: 1 };
       const report = {
-        tool: { command: 'segment' },
+        format_version: 1,
+        tool: { command: 'segment', version: '1.2.3' },
         model: { sha256: 'abc' },
         input: { source: '/d/ct.nii.gz' },
-        options: { level_z_mm: -100 },
+        options: { level_z_mm: -100, series: '1.2.3.4' },
         reference: { file: path.resolve('/d/ref.nii.gz') },
         structures: {},
       };
       writeFileSync(json, JSON.stringify(report));
-      const entry = { input: '/d/ct.nii.gz', levelZmm: -100, ref: '/d/ref.nii.gz', from: 'x' };
-      expect(await reusableReport(json, mask, entry, 'abc')).toBeUndefined(); // no mask file yet
+      const entry = { input: '/d/ct.nii.gz', levelZmm: -100, ref: '/d/ref.nii.gz', series: '1.2.3.4', from: 'x' };
+      expect(await reusableReport(json, mask, entry, 'abc', undefined, tool)).toBeUndefined(); // no mask file yet
       writeFileSync(mask, 'x');
-      expect(await reusableReport(json, mask, entry, 'abc')).toMatchObject({ model: { sha256: 'abc' } });
+      expect(await reusableReport(json, mask, entry, 'abc', undefined, tool)).toMatchObject({ model: { sha256: 'abc' } });
+      // another psoasview (its measurements may differ) or another report format
+      expect(await reusableReport(json, mask, entry, 'abc', undefined, { version: '1.2.4', formatVersion: 1 })).toBeUndefined();
+      expect(await reusableReport(json, mask, entry, 'abc', undefined, { version: '1.2.3', formatVersion: 2 })).toBeUndefined();
       for (const changed of [
         { ...entry, input: '/d/other.nii.gz' },
         { ...entry, levelZmm: -90 },
         { ...entry, heightM: 1.7 },
         { ...entry, ref: undefined },
         { ...entry, ref: '/d/ref2.nii.gz' },
+        { ...entry, series: '1.2.3.5' },
+        { ...entry, series: undefined },
       ])
-        expect(await reusableReport(json, mask, changed, 'abc'), JSON.stringify(changed)).toBeUndefined();
-      expect(await reusableReport(json, mask, entry, 'def')).toBeUndefined(); // another model
+        expect(await reusableReport(json, mask, changed, 'abc', undefined, tool), JSON.stringify(changed)).toBeUndefined();
+      expect(await reusableReport(json, mask, entry, 'def', undefined, tool)).toBeUndefined(); // another model
       // The reference's label values (--ref-map) are part of it too.
       writeFileSync(json, JSON.stringify({ ...report, reference: { ...report.reference, labels: { psoas_left: 1, psoas_right: 2 } } }));
-      expect(await reusableReport(json, mask, entry, 'abc', { psoas_left: 1, psoas_right: 2 })).toBeDefined();
-      expect(await reusableReport(json, mask, entry, 'abc', { psoas_left: 7, psoas_right: 9 })).toBeUndefined();
+      expect(await reusableReport(json, mask, entry, 'abc', { psoas_left: 1, psoas_right: 2 }, tool)).toBeDefined();
+      expect(await reusableReport(json, mask, entry, 'abc', { psoas_left: 7, psoas_right: 9 }, tool)).toBeUndefined();
       writeFileSync(json, '{ not json');
-      expect(await reusableReport(json, mask, entry, 'abc')).toBeUndefined();
+      expect(await reusableReport(json, mask, entry, 'abc', undefined, tool)).toBeUndefined();
     } finally {
       rmSync(d, { recursive: true, force: true });
     }

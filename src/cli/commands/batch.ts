@@ -19,7 +19,7 @@ import type { StructureMeasurements } from '../../measure';
 import { parseHeight, parseNumberOption, round, UsageError } from './common';
 import type { CliIO } from './common';
 import { toolVersion } from './model';
-import type { MeasurementsReport, ReportModel } from './report';
+import { REPORT_FORMAT_VERSION, type MeasurementsReport, type ReportModel } from './report';
 
 /** One case of a batch: the input and its own options (a level and a height belong to one patient). */
 export interface BatchEntry {
@@ -50,6 +50,8 @@ type Column = (typeof LIST_COLUMNS)[BatchCommand][number];
 
 /** A case folder name: letters, digits, '.', '_' and '-', not starting with '.', '_' or '-'. */
 const CASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Names in the batch's folder that are not cases (compared lower-cased). */
+const RESERVED_NAMES = ['summary.csv', 'summary.json'];
 
 /**
  * Parses a `--list` file. Two forms:
@@ -73,9 +75,19 @@ export function parseInputList(text: string, file: string, command: BatchCommand
       ? 'one path or DICOMweb URL per line, or a CSV with an "input" column'
       : 'a CSV whose header names "image" and "mask" (one row per image and its label map)';
   if (rows.length === 0) throw new UsageError(`--list ${file} names no input (${expected})`, file);
-  const header = rows[0].text.split(',').map((h) => h.trim());
+  const header = rows[0].text.split(',').map((h) => h.trim().toLowerCase());
   const missing = required.filter((c) => !header.includes(c));
-  if (command === 'segment' && missing.length) return rows.map((r) => ({ input: r.text, from: `${file}:${r.line}` }));
+  if (command === 'segment' && missing.length) {
+    // A plain list of inputs. A first line with CSV punctuation is a header gone wrong (quoted, ';'-separated, a
+    // misspelt column), not an input: say so now rather than fail every row after the model has loaded.
+    if (/[,;"\t]/.test(rows[0].text))
+      throw new UsageError(
+        `--list ${file}:${rows[0].line}: "${rows[0].text}" is neither an input nor a CSV header with an "input" column ` +
+          `(columns: ${columns.join(', ')}; comma-separated, no quotes). A list of inputs has one path or URL per line.`,
+        rows[0].text,
+      );
+    return rows.map((r) => ({ input: r.text, from: `${file}:${r.line}` }));
+  }
   if (missing.length)
     throw new UsageError(`--list ${file}:${rows[0].line}: the header lacks column(s) ${missing.join(', ')} (expected ${expected}; got "${rows[0].text}")`, rows[0].text);
 
@@ -101,7 +113,7 @@ export function parseInputList(text: string, file: string, command: BatchCommand
       entry.levelZmm = parseNumberOption('level_z_mm', cell('level_z_mm'), 'mm (patient z)');
       entry.heightM = parseHeight(cell('height_m'));
     } catch (e) {
-      throw new UsageError(`--list ${where}: ${(e as Error).message.replace(/^--height/, 'height_m')}`, r.text);
+      throw new UsageError(`--list ${where}: ${(e as Error).message.replace(/--height/g, 'height_m')}`, r.text);
     }
     if (entry.heightM !== undefined && entry.levelZmm === undefined)
       throw new UsageError(`--list ${where}: height_m needs level_z_mm (the PMI is the psoas area at a level divided by height²)`, r.text);
@@ -111,6 +123,7 @@ export function parseInputList(text: string, file: string, command: BatchCommand
     if (id !== undefined) {
       if (!CASE_ID.test(id) || id.length > 120)
         throw new UsageError(`--list ${where}: case "${id}" is not a folder name (letters, digits, '.', '_', '-'; up to 120; not starting with '.', '_' or '-')`, id);
+      if (RESERVED_NAMES.includes(id.toLowerCase())) throw new UsageError(`--list ${where}: case "${id}" is the name of the batch's own table; choose another`, id);
       entry.caseId = id;
     }
     out.push(entry);
@@ -135,12 +148,16 @@ function nameParts(input: string): string[] {
   return parts;
 }
 
-const sanitize = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '') || 'case';
+const sanitize = (s: string) => {
+  const n = s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '') || 'case';
+  return RESERVED_NAMES.includes(n.toLowerCase()) ? `case_${n}` : n;
+};
 
 /**
  * A folder name per input: the file name without .nii(.gz), the folder's name, or the DICOMweb URL's last UID.
  * Where two inputs share it (…/P001/CT and …/P002/CT), parent folders are prepended until the names differ
- * (P001_CT, P002_CT); the same input given twice gets -2, -3. Only [A-Za-z0-9._-] are kept.
+ * (P001_CT, P002_CT); the same input given twice gets -2, -3. Only [A-Za-z0-9._-] are kept. Names are compared
+ * lower-cased: on macOS and Windows CT and ct are one folder.
  */
 export function caseIds(inputs: string[]): string[] {
   // Names are found for the distinct inputs; a repeated input then takes -2, -3 (it must not lengthen the others).
@@ -151,7 +168,10 @@ export function caseIds(inputs: string[]): string[] {
   const name = (i: number) => sanitize(parts[i].slice(-depth[i]).join('_'));
   for (;;) {
     const groups = new Map<string, number[]>();
-    parts.forEach((_, i) => groups.set(name(i), [...(groups.get(name(i)) ?? []), i]));
+    parts.forEach((_, i) => {
+      const key = name(i).toLowerCase();
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    });
     let grew = false;
     for (const g of groups.values())
       if (g.length > 1)
@@ -166,15 +186,15 @@ export function caseIds(inputs: string[]): string[] {
   const seen = new Map<string, number>();
   return inputs.map((input) => {
     const n = byKey.get(keyOf(input)) as string;
-    const k = (seen.get(n) ?? 0) + 1;
-    seen.set(n, k);
+    const k = (seen.get(n.toLowerCase()) ?? 0) + 1;
+    seen.set(n.toLowerCase(), k);
     return k === 1 ? n : `${n}-${k}`;
   });
 }
 
 /**
  * The folder of each case: the list's `case` column where given, else caseIds over the other inputs. A name used
- * twice is a usage error naming both places (two cases must never write into one folder).
+ * twice (compared lower-cased) is a usage error naming both places (two cases must never write into one folder).
  */
 export function assignCaseIds(entries: BatchEntry[]): string[] {
   const derived = caseIds(entries.filter((e) => e.caseId === undefined).map((e) => e.input));
@@ -182,10 +202,14 @@ export function assignCaseIds(entries: BatchEntry[]): string[] {
   const ids = entries.map((e) => e.caseId ?? derived[d++]);
   const first = new Map<string, number>();
   ids.forEach((id, i) => {
-    const j = first.get(id);
+    const j = first.get(id.toLowerCase());
     if (j !== undefined)
-      throw new UsageError(`case "${id}" is given to two inputs: ${entries[j].input} (${entries[j].from}) and ${entries[i].input} (${entries[i].from}); each case needs its own name`, id);
-    first.set(id, i);
+      throw new UsageError(
+        `case "${id}"${ids[j] !== id ? ` (and "${ids[j]}", the same folder where case is ignored)` : ''} is given to two inputs: ` +
+          `${entries[j].input} (${entries[j].from}) and ${entries[i].input} (${entries[i].from}); each case needs its own name`,
+        id,
+      );
+    first.set(id.toLowerCase(), i);
   });
   return ids;
 }
@@ -279,12 +303,12 @@ const csvCell = (v: unknown): string => {
  */
 export function summaryCsv(cases: BatchCase[], structureNames: string[]): string {
   const withRef = cases.some((c) => c.agreement);
-  const head = ['case', 'status', 'input', 'error_code', 'error', 'seconds', 'level_z_mm', 'height_m'];
+  const head = ['case', 'status', 'reused', 'input', 'error_code', 'error', 'seconds', 'level_z_mm', 'height_m'];
   for (const n of structureNames) head.push(`${n}_present`, ...SIDE_FIELDS.map((f) => `${n}_${f}`));
   if (withRef) for (const n of structureNames) head.push(...AGREEMENT_FIELDS.map((f) => `${n}_${f}`));
   head.push('tpa_cm2', 'pmi_cm2_per_m2', 'warnings');
   const rows = cases.map((c) => {
-    const row: unknown[] = [c.case, c.reused ? 'ok (kept)' : c.status, c.input, c.error?.code, c.error?.message, c.seconds, c.level_z_mm, c.height_m];
+    const row: unknown[] = [c.case, c.status, !!c.reused, c.input, c.error?.code, c.error?.message, c.seconds, c.level_z_mm, c.height_m];
     for (const n of structureNames) {
       const s = c.structures?.[n];
       row.push(s ? s.present : undefined, ...SIDE_FIELDS.map((f) => s?.[f]));
@@ -307,9 +331,9 @@ const sameLabels = (a: Record<string, number> | undefined, b: Record<string, num
   !!a && Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([k, v]) => a[k] === v);
 
 /**
- * For --resume: the measurements.json of an earlier run of this case, when it was made by the same model (sha256)
- * from the same input with the same level, height and reference (file and labels) and its mask file is there; else
- * undefined (the case runs again).
+ * For --resume: the measurements.json of an earlier run of this case, when it was made by the same psoasview version
+ * and model (sha256) from the same input and series, with the same level, height and reference (file and labels),
+ * and its mask file is there; else undefined (the case runs again).
  */
 export async function reusableReport(
   file: string,
@@ -317,7 +341,9 @@ export async function reusableReport(
   entry: BatchEntry,
   sha256: string,
   refLabels?: Record<string, number>,
+  tool?: { version: string; formatVersion: number },
 ): Promise<MeasurementsReport | undefined> {
+  const current = tool ?? { version: await toolVersion(), formatVersion: REPORT_FORMAT_VERSION };
   let r: MeasurementsReport;
   try {
     r = JSON.parse(await readFile(file, 'utf8')) as MeasurementsReport;
@@ -327,6 +353,9 @@ export async function reusableReport(
   }
   const same =
     r?.tool?.command === 'segment' &&
+    r.tool.version === current.version &&
+    r.format_version === current.formatVersion &&
+    r.options?.series === entry.series &&
     r.model?.sha256 === sha256 &&
     r.input?.source === entry.input &&
     r.options?.level_z_mm === entry.levelZmm &&
@@ -337,9 +366,11 @@ export async function reusableReport(
   return same ? r : undefined;
 }
 
+const absolute = (p: string) => (/^https?:\/\//i.test(p) ? p : path.resolve(p));
+
 /** The inputs of a batch from the command line: positionals first, then the --list file's rows. */
 export async function batchEntries(positionals: string[], listFile: string | undefined, command: BatchCommand): Promise<BatchEntry[]> {
-  const entries: BatchEntry[] = positionals.map((input, i) => ({ input, from: `argument ${i + 1}` }));
+  const entries: BatchEntry[] = positionals.map((input, i) => ({ input: absolute(input), from: `argument ${i + 1}` }));
   if (listFile !== undefined) {
     let text: string;
     try {
@@ -347,7 +378,14 @@ export async function batchEntries(positionals: string[], listFile: string | und
     } catch (e) {
       throw new PsoasError('BAD_ARGUMENT', `Cannot read --list ${listFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, listFile, listFile);
     }
-    entries.push(...parseInputList(text, listFile, command));
+    // Relative paths are taken from the working directory (as on the command line) and stored absolute, so that the
+    // reports say which file was read and --resume from another directory does not match other files.
+    for (const e of parseInputList(text, listFile, command)) {
+      e.input = absolute(e.input);
+      if (e.mask !== undefined) e.mask = absolute(e.mask);
+      if (e.ref !== undefined) e.ref = absolute(e.ref);
+      entries.push(e);
+    }
   }
   return entries;
 }
@@ -446,7 +484,7 @@ export async function runCohort(entries: BatchEntry[], outDir: string, o: Cohort
       if (kept) {
         progress('  kept: measurements.json of the same model, input and options is already there (--resume)');
         // seconds: those of the run that made it
-        row = caseFromReport(id, entry, kept, (kept.timings_ms?.total ?? 0) / 1000, true);
+        row = caseFromReport(id, entry, kept, ((kept.timings_ms?.total ?? 0) - (kept.timings_ms?.model_load ?? 0)) / 1000, true);
       } else {
         row = caseFromReport(id, entry, await o.runCase(entry, caseDir, (s) => progress(`  ${s}`)), (performance.now() - t0) / 1000);
       }

@@ -21,7 +21,7 @@ import { alignMaskToImage } from './grid';
 import { loadImage, loadMask } from './input';
 import { toolVersion } from './model';
 import { addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
-import { compareWithReference, type ReferenceReport } from './reference';
+import { compareWithReference, prepareReference, type ReferenceReport } from './reference';
 import { batchEntries, LIST_COLUMNS, runCohort, type BatchEntry } from './batch';
 import { NOT_CT_HINT, REPORT_FILE, requireCt } from './segment';
 
@@ -89,6 +89,8 @@ export async function measureCommand(argv: string[], io: CliIO): Promise<number>
   const refMap = values['ref-map'] !== undefined ? parseLabelMap(values['ref-map'], '--ref-map') : undefined;
   const { levelZmm, heightM } = parseLevelAndHeight(values);
   const entries = batch ? await batchEntries([], values.list, 'measure') : [{ input: positionals[0], mask: values.mask, levelZmm, heightM, series: values.series, ref: values.ref, from: 'argument 1' }];
+  if (refMap && !entries.some((e) => e.ref !== undefined))
+    throw new UsageError('psoasview measure: --ref-map names the labels of a reference; give the reference with --ref <mask> (or a ref column in --list)', values['ref-map']);
   const outDir = await ensureOutDir(values.out, 'measure');
   const progress = (t: string) => {
     if (!values.quiet) io.err(t);
@@ -126,6 +128,7 @@ async function measureOne(
   const loaded = await loadImage(entry.input, { series: entry.series, onProgress: progress });
   requireCt(loaded.volume, loaded.source, NOT_CT_HINT);
   const rawMask = await loadMask(maskFile);
+  const rawRef = entry.ref !== undefined ? await loadMask(entry.ref) : undefined;
   timings.load = since(t);
 
   const warnings = [...loaded.warnings];
@@ -162,10 +165,11 @@ async function measureOne(
   timings.measure = since(t);
   warnings.push(...measurementWarnings(all));
   let reference: ReferenceReport | undefined;
-  if (entry.ref !== undefined) {
+  if (rawRef && entry.ref !== undefined) {
     t = performance.now();
     progress(`comparing with the reference ${entry.ref}`);
-    reference = await compareWithReference(loaded.volume, loaded.source, mask.data, labelMap, entry.ref, refMap);
+    const prepared = prepareReference(loaded.volume, loaded.source, rawRef, entry.ref, labelMap, refMap);
+    reference = compareWithReference(loaded.volume, loaded.source, mask.data, labelMap, prepared);
     warnings.push(...reference.warnings);
     timings.compare = since(t);
   }
@@ -179,7 +183,7 @@ async function measureOne(
     backend: null,
     timings_ms: timings,
     options: {
-      ...reportOptions(levelZmm, heightM),
+      ...reportOptions(levelZmm, heightM, entry.series),
     },
     structures: all.structures,
     warnings,

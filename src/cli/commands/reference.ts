@@ -3,13 +3,16 @@
  * expert's), per structure, on the CT's grid: Dice, Jaccard, volume difference and surface distances
  * (src/measure/agreement.ts). The reference is put on the CT's grid exactly as `measure` puts a mask there
  * (grid.ts: same grid, reordered, or nearest-neighbour with a warning).
+ *
+ * Two steps, so that a bad reference (unreadable, another patient's grid, none of the labels, a --ref-map that
+ * misses a structure) fails before a long segmentation rather than after it: prepareReference once the CT is loaded,
+ * compareWithReference once the mask exists.
  */
 import path from 'node:path';
 import { PsoasError } from '../../core/errors';
 import type { Volume } from '../../core/volume';
 import { compareMasks, type StructureAgreement } from '../../measure/agreement';
 import { alignMaskToImage } from './grid';
-import { loadMask } from './input';
 
 export interface ReferenceReport {
   /** The reference file (absolute), its label values per structure, and whether it was resampled onto the CT grid. */
@@ -18,41 +21,60 @@ export interface ReferenceReport {
   warnings: string[];
 }
 
+export interface PreparedReference {
+  file: string;
+  /** The reference on the CT's grid. */
+  data: Uint8Array;
+  /** Structure name → label value in the reference. */
+  labels: Record<string, number>;
+  resampled: boolean;
+  reordered: boolean;
+  warnings: string[];
+}
+
 /**
- * Compares `mask` (on `image`'s grid, values per `labels`) with the reference in `refFile` (values per `refLabels`,
- * default the same). Throws BAD_ARGUMENT naming the file when the reference holds none of the structures.
+ * Puts the reference (`raw`, read from `refFile` with loadMask) on `image`'s grid and checks it names the structures
+ * of `labels` (values per `refLabels`, default the same). Throws BAD_ARGUMENT naming the file when it holds none of
+ * them, or when `refLabels` lacks a structure.
  */
-export async function compareWithReference(
+export function prepareReference(
   image: Volume,
   imageName: string,
-  mask: Uint8Array,
-  labels: Record<string, number>,
+  raw: Volume<Uint8Array>,
   refFile: string,
+  labels: Record<string, number>,
   refLabels: Record<string, number> = labels,
-  /** The reference already read (loadMask), e.g. before a long segmentation so that a bad file fails first. */
-  preloaded?: Volume<Uint8Array>,
-): Promise<ReferenceReport> {
-  const raw = preloaded ?? (await loadMask(refFile));
+): PreparedReference {
+  const missing = Object.keys(labels).filter((n) => refLabels[n] === undefined);
+  if (missing.length)
+    throw new PsoasError('BAD_ARGUMENT', `--ref-map names no reference label for ${missing.join(', ')} (reference ${refFile})`, missing, refFile);
   const aligned = alignMaskToImage(image, raw, refFile, imageName);
   const ref = aligned.mask.data;
   const counts = new Float64Array(256);
   for (let v = 0; v < ref.length; v++) counts[ref[v]]++;
   const warnings = [...aligned.warnings];
-  const present = Object.entries(refLabels).filter(([, v]) => counts[v] > 0);
-  if (present.length === 0) {
+  const wanted = Object.keys(labels).map((n) => [n, refLabels[n]] as const);
+  if (!wanted.some(([, v]) => counts[v] > 0)) {
     const found = [...counts.keys()].filter((v) => v > 0 && counts[v] > 0);
     throw new PsoasError(
       'BAD_ARGUMENT',
-      `Reference ${refFile} holds none of the labels ${Object.entries(refLabels).map(([n, v]) => `${n}=${v}`).join(',')}` +
+      `Reference ${refFile} holds none of the labels ${wanted.map(([n, v]) => `${n}=${v}`).join(',')}` +
         (found.length ? `; it holds label(s) ${found.join(', ')}: name them with --ref-map psoas_left=<v>,psoas_right=<v>` : ' (it is empty)'),
       found,
       refFile,
     );
   }
-  for (const [name, v] of Object.entries(refLabels)) if (counts[v] === 0) warnings.push(`reference: ${name} (label ${v}) is absent from ${refFile}`);
-  const agreement = compareMasks(mask, ref, image.geometry, labels, refLabels, `${imageName} vs reference ${refFile}`);
+  for (const [name, v] of wanted) if (counts[v] === 0) warnings.push(`reference: ${name} (label ${v}) is absent from ${refFile}`);
+  return { file: refFile, data: ref, labels: Object.fromEntries(wanted), resampled: aligned.resampled, reordered: aligned.reordered, warnings };
+}
+
+/** Agreement of `mask` (on `image`'s grid, values per `labels`) with a prepared reference. */
+export function compareWithReference(image: Volume, imageName: string, mask: Uint8Array, labels: Record<string, number>, ref: PreparedReference): ReferenceReport {
+  const agreement = compareMasks(mask, ref.data, image.geometry, labels, ref.labels, `${imageName} vs reference ${ref.file}`);
+  const warnings = [...ref.warnings];
+  for (const [name, a] of Object.entries(agreement)) if (a.note) warnings.push(`reference: ${name}: ${a.note}`);
   return {
-    reference: { file: path.resolve(refFile), labels: { ...refLabels }, resampled: aligned.resampled, reordered: aligned.reordered },
+    reference: { file: path.resolve(ref.file), labels: { ...ref.labels }, resampled: ref.resampled, reordered: ref.reordered },
     agreement,
     warnings,
   };

@@ -68,7 +68,7 @@ export interface MeasurementsReport {
   /** One line per pipeline step (segment): what was done on which grid. */
   steps?: string[];
   /** Measurement options used. */
-  options: { level_z_mm?: number; height_m?: number; hu_window: [number, number] };
+  options: { level_z_mm?: number; height_m?: number; hu_window: [number, number]; /** --series, as given. */ series?: string };
   structures: Record<string, StructureMeasurements>;
   tpa_mm2?: number;
   tpa_cm2?: number;
@@ -188,11 +188,12 @@ export function formatSummary(r: MeasurementsReport): string {
 }
 
 /** The `options` block of measurements.json: the level and height the user gave, and the muscle HU window used. */
-export function reportOptions(levelZmm: number | undefined, heightM: number | undefined): MeasurementsReport['options'] {
+export function reportOptions(levelZmm: number | undefined, heightM: number | undefined, series?: string): MeasurementsReport['options'] {
   return {
     ...(levelZmm !== undefined ? { level_z_mm: levelZmm } : {}),
     ...(heightM !== undefined ? { height_m: heightM } : {}),
     hu_window: [...DEFAULT_HU_WINDOW] as [number, number],
+    ...(series !== undefined ? { series } : {}),
   };
 }
 

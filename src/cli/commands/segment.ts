@@ -3,7 +3,7 @@
  * Runs the model package through pipeline/run.ts `segment` (onnxruntime-node, CPU), writes
  * <dir>/psoas-mask.nii.gz (1 = psoas_left, 2 = psoas_right, on the source grid) and <dir>/measurements.json.
  */
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PsoasError } from '../../core/errors';
 import { writeNifti } from '../../core/io/nifti';
@@ -16,7 +16,7 @@ import { ensureOutDir, parseCommandArgs, parseIntOption, parseLabelMap, parseLev
 import { loadImage, loadMask } from './input';
 import { findDefaultModel, modelsDir, sha256File, toolVersion } from './model';
 import { batchEntries, LIST_COLUMNS, reusableReport, runCohort, structureNames, SUMMARY_CSV, SUMMARY_JSON, type BatchEntry } from './batch';
-import { compareWithReference, type ReferenceReport } from './reference';
+import { compareWithReference, prepareReference, type ReferenceReport } from './reference';
 import { addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
 
 export const MASK_FILE = 'psoas-mask.nii.gz';
@@ -50,9 +50,10 @@ UID (parent folders are prepended where two inputs share a name).
   --list <file>              batch inputs: one path or URL per line, or a CSV with a header naming input and
                              any of case (its folder name, e.g. a study ID), level_z_mm, height_m, series, ref
                              (per-case --level, --height, --series, --ref)
-  --resume                   batch: keep a case whose <case>/${REPORT_FILE} came from the same model, input,
-                             level and height (after an interrupted or partly failed run); cases are matched
-                             by folder, so give them a case column or keep the list as it was
+  --resume                   batch: keep a case whose <case>/${REPORT_FILE} came from the same psoasview version,
+                             model, input, series, level, height and reference (after an interrupted or partly
+                             failed run); cases are matched by folder, so give them a case column or keep the
+                             list as it was
   --json                     print measurements.json (batch: summary.json) to stdout instead of the table
   -q, --quiet                no progress messages on stderr
   -h, --help                 this text
@@ -109,6 +110,8 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
   timings.load = since(t);
   const image = loaded.volume;
   progress(`image ${image.geometry.dimensions.join('x')} @ ${image.geometry.spacing.map((s) => +s.toFixed(3)).join('x')} mm`);
+  const modelLabels = modelLabelMap(manifest);
+  const preparedRef = refVolume && entry.ref !== undefined ? prepareReference(image, loaded.source, refVolume, entry.ref, modelLabels, refMap) : undefined;
 
   let lastStage: Stage | undefined;
   let lastTenth = -1;
@@ -133,6 +136,8 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
 
   t = performance.now();
   await ensureOutDir(outDir, 'segment'); // a batch case's folder: made only once there is something to write
+  // An earlier run's report must not sit beside this run's mask if this run fails before writing its own.
+  await rm(path.join(outDir, REPORT_FILE), { force: true });
   const maskPath = path.join(outDir, MASK_FILE);
   const labelMap: Record<string, number> = {};
   for (const [value, name] of Object.entries(result.labels)) if (Number(value) !== 0) labelMap[name] = Number(value);
@@ -149,10 +154,10 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
 
   const warnings = [...loaded.warnings, ...measurementWarnings(all, 'the model found nothing')];
   let reference: ReferenceReport | undefined;
-  if (entry.ref !== undefined) {
+  if (preparedRef) {
     t = performance.now();
-    progress(`comparing with the reference ${entry.ref}`);
-    reference = await compareWithReference(image, loaded.source, result.mask.data, labelMap, entry.ref, refMap, refVolume);
+    progress(`comparing with the reference ${preparedRef.file}`);
+    reference = compareWithReference(image, loaded.source, result.mask.data, labelMap, preparedRef);
     warnings.push(...reference.warnings);
     timings.compare = since(t);
   }
@@ -169,7 +174,7 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
     timings_ms: timings,
     steps: result.steps.map((s) => `${s.step}: ${s.summary}`),
     options: {
-      ...reportOptions(levelZmm, heightM),
+      ...reportOptions(levelZmm, heightM, entry.series),
     },
     structures: all.structures,
     warnings,
@@ -217,6 +222,8 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
   const refMap = values['ref-map'] !== undefined ? parseLabelMap(values['ref-map'], '--ref-map') : undefined;
   // Inputs first (a bad --list fails before the model is loaded), then the output folder.
   const entries = batch ? await batchEntries(positionals, values.list, 'segment') : [{ input: positionals[0], levelZmm, heightM, series: values.series, ref: values.ref, from: 'argument 1' }];
+  if (refMap && !entries.some((e) => e.ref !== undefined))
+    throw new UsageError('psoasview segment: --ref-map names the labels of a reference; give the reference with --ref <mask> (or a ref column in --list)', values['ref-map']);
   const outDir = await ensureOutDir(values.out, 'segment');
   const progress = (t: string) => {
     if (!values.quiet) io.err(t);
