@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { IDENTITY, type Vec3, type VolumeGeometry } from '../core/geometry';
+import { mulberry32 } from '../core/phantom/rng';
 import { compareMasks, compareStructure, SHEARED_GRID_NOTE, squaredDistanceTransform } from './agreement';
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const grid = (dims: Vec3, spacing: Vec3): VolumeGeometry => ({ dimensions: dims, spacing, origin: [0, 0, 0], direction: [...IDENTITY] });
 

@@ -20,7 +20,7 @@ import {
 import { alignMaskToImage } from './grid';
 import { loadImage, loadMask } from './input';
 import { toolVersion } from './model';
-import { addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
+import { addReference, addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
 import { compareWithReference, prepareReference, type ReferenceReport } from './reference';
 import { batchEntries, LIST_COLUMNS, runCohort, type BatchEntry } from './batch';
 import { NOT_CT_HINT, REPORT_FILE, requireCt } from './segment';
@@ -189,10 +189,7 @@ async function measureOne(
     warnings,
   };
   addTotals(report, all);
-  if (reference) {
-    report.reference = reference.reference;
-    report.agreement = reference.agreement;
-  }
+  addReference(report, reference);
   // total = everything up to the result (load, align, measure); writing the JSON itself is not timed.
   timings.total = since(t0);
   await ensureOutDir(outDir, 'measure');

@@ -111,6 +111,13 @@ export function describeInput(loaded: LoadedInput): ReportInput {
   return out;
 }
 
+/** Adds --ref's reference and per-structure agreement (reference.ts) to the report, when there is one. */
+export function addReference(report: MeasurementsReport, ref: { reference: NonNullable<MeasurementsReport['reference']>; agreement: NonNullable<MeasurementsReport['agreement']> } | undefined): void {
+  if (!ref) return;
+  report.reference = ref.reference;
+  report.agreement = ref.agreement;
+}
+
 /** Copies the study-level figures (TPA, PMI) of measureAll's result into the report. */
 export function addTotals(report: MeasurementsReport, all: AllMeasurements): void {
   if (all.tpa_mm2 !== undefined) report.tpa_mm2 = all.tpa_mm2;

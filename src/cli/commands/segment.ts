@@ -17,7 +17,7 @@ import { loadImage, loadMask } from './input';
 import { findDefaultModel, modelsDir, sha256File, toolVersion } from './model';
 import { batchEntries, LIST_COLUMNS, reusableReport, runCohort, structureNames, SUMMARY_CSV, SUMMARY_JSON, type BatchEntry } from './batch';
 import { compareWithReference, prepareReference, type ReferenceReport } from './reference';
-import { addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
+import { addReference, addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
 
 export const MASK_FILE = 'psoas-mask.nii.gz';
 export const REPORT_FILE = 'measurements.json';
@@ -180,10 +180,7 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
     warnings,
   };
   addTotals(report, all);
-  if (reference) {
-    report.reference = reference.reference;
-    report.agreement = reference.agreement;
-  }
+  addReference(report, reference);
   await writeFile(path.join(outDir, REPORT_FILE), JSON.stringify(report, null, 2) + '\n');
   return report;
 }
