@@ -323,6 +323,21 @@ describe('psoasview measure', () => {
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     const mask = readNifti(new Uint8Array(readFileSync(path.join(out, 'psoas-mask.nii.gz'))), 'mask');
+    // A model whose channels name the sides the other way round: the mask takes the project's values by name
+    // (psoas_left = 1), and the agreement compares those same values.
+    const swapped = path.join(dir, 'models-swapped', 'tiny');
+    mkdirSync(swapped, { recursive: true });
+    copyFileSync(TINY_ONNX, path.join(swapped, 'model.onnx'));
+    const tm = tinyManifest();
+    writeFileSync(path.join(swapped, 'manifest.json'), JSON.stringify({ ...tm, onnx: 'model.onnx', output: { ...tm.output, labels: { 0: 'background', 1: 'psoas_right', 2: 'psoas_left' } } }));
+    const sw = await cli(['segment', ctPath, '--ref', truthPath, '--out', path.join(dir, 'sref-swapped'), '--model', swapped, '--threads', '1', '-q', '--json']);
+    expect(sw.code, sw.stderr).toBe(0);
+    const js = JSON.parse(sw.stdout);
+    expect(js.mask.labels).toEqual({ psoas_left: 1, psoas_right: 2 });
+    expect(js.agreement.psoas_left).toMatchObject({ label: 1, ref_label: 1 });
+    // channel 1 (the 50 HU cylinder, truth label 1) is now called psoas_right, value 2: no overlap with truth 2
+    expect(js.agreement.psoas_right.dice).toBe(0);
+    expect(js.agreement.psoas_left.dice).toBe(0);
     // A missing reference fails before the segmentation runs (no mask written), naming the file.
     const missing = await inProcess(['segment', ctPath, '--ref', path.join(dir, 'no-ref.nii.gz'), '--out', path.join(dir, 'sref2'), '--model', tinyPkg, '-q']);
     expect(missing.code).toBe(1);

@@ -417,8 +417,8 @@ export function formatBatchTable(cases: BatchCase[], structureNames: string[]): 
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-/** Structure names of a label table ({"1": "psoas_left", ...}) in label order, background left out. */
-export function structureNames(labels: Record<string, string>): string[] {
+/** Structure names of a label table ({1: "psoas_left", ...}, value → name) in label order, background left out. */
+export function structureNames(labels: Record<string | number, string>): string[] {
   return Object.entries(labels)
     .filter(([v]) => Number(v) !== 0)
     .sort(([a], [b]) => Number(a) - Number(b))

@@ -11,7 +11,7 @@ import type { Volume } from '../../core/volume';
 import { measureAll } from '../../measure';
 import type { ModelSession } from '../../inference/types';
 import type { ModelManifest } from '../../pipeline/manifest';
-import { segment, type Stage } from '../../pipeline/run';
+import { labelLookup, segment, type Stage } from '../../pipeline/run';
 import { ensureOutDir, parseCommandArgs, parseIntOption, parseLabelMap, parseLevelAndHeight, round, since, UsageError, type CliIO } from './common';
 import { loadImage, loadMask } from './input';
 import { findDefaultModel, modelsDir, sha256File, toolVersion } from './model';
@@ -74,10 +74,13 @@ export function requireCt(v: Volume, source: string, hint = NOT_CT_HINT): void {
     throw new PsoasError('NOT_CT', `${source} is modality ${String(v.meta.modality)}, not CT: ${hint}`, v.meta.modality, source);
 }
 
-/** The model's structure → label value map ({psoas_left: 1, psoas_right: 2}), as the mask file holds them. */
+/**
+ * The model's structure → label value map as the mask holds them ({psoas_left: 1, psoas_right: 2}): the pipeline's
+ * own labelLookup (known names take the project's values whatever their channel).
+ */
 function modelLabelMap(manifest: ModelManifest): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [value, name] of Object.entries(manifest.output.labels)) if (Number(value) !== 0) out[name] = Number(value);
+  for (const [value, name] of Object.entries(labelLookup(manifest).names)) if (Number(value) !== 0) out[name] = Number(value);
   return out;
 }
 
@@ -139,8 +142,7 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
   // An earlier run's report must not sit beside this run's mask if this run fails before writing its own.
   await rm(path.join(outDir, REPORT_FILE), { force: true });
   const maskPath = path.join(outDir, MASK_FILE);
-  const labelMap: Record<string, number> = {};
-  for (const [value, name] of Object.entries(result.labels)) if (Number(value) !== 0) labelMap[name] = Number(value);
+  const labelMap = modelLabels;
   const description = Object.entries(labelMap)
     .map(([n, v]) => `${v}=${n}`)
     .join(' ');
@@ -248,7 +250,7 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
       model: { name: manifest.name, version: manifest.version, sha256, path: path.resolve(modelDir) },
       backend: session.backend,
       modelLoadMs: ctx.modelLoadMs,
-      structureNames: structureNames(manifest.output.labels),
+      structureNames: structureNames(labelLookup(manifest).names),
       files: [MASK_FILE, REPORT_FILE],
       runCase: (entry, caseDir, p) => segmentOne(entry, caseDir, ctx, p, refMap),
       reuse: values.resume
