@@ -471,7 +471,7 @@ export function formatCase(r: CaseResult): string {
   const mm = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(0)}`;
   const s = (n: string, x: SideResult) =>
     `${n} Dice ${x.dice.toFixed(4)} vol ${pct(x.volume_err)} len ${pct(x.length_err)} ends ${mm(x.ends_mm.cranial)}/${mm(x.ends_mm.caudal)} mm` +
-    (x.hd95_mm !== null && x.hd95_mm !== undefined ? ` ASSD ${x.assd_mm?.toFixed(2)} HD95 ${x.hd95_mm.toFixed(1)} mm` : '') +
+    (x.hd95_mm !== null ? ` ASSD ${x.assd_mm?.toFixed(2)} HD95 ${x.hd95_mm.toFixed(1)} mm` : '') +
     (x.edge_margin_mm !== null ? ` margin ${x.edge_margin_mm.toFixed(0)} mm ${x.edge_margin_to}` : '') +
     (x.fn_voxels ? ` edge ${Math.round((100 * x.fn_edge_voxels) / x.fn_voxels)}% of FN` : '');
   const lv = r.hu_levels ? `  HU low ${r.hu_levels.low.toFixed(1)} (muscle ${r.hu_levels.muscle.toFixed(0)}, fat ${r.hu_levels.fat.toFixed(0)})` : '';

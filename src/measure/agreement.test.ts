@@ -175,7 +175,11 @@ describe('compareStructure', () => {
     const a = cuboid(2, 9);
     const b = cuboid(3, 9);
     const sheared: VolumeGeometry = { ...grid(dims, [1, 1, 1]), direction: [1, 0, 0, 0, 1, 0, 0, 0.3, 0.954] };
-    expect(compareStructure(a, b, sheared, 1, 1)).toMatchObject({ dice: 1400 / 1500, hd_mm: null, assd_mm: null, note: SHEARED_GRID_NOTE });
+    const r = compareStructure(a, b, sheared, 1, 1);
+    expect(r).toMatchObject({ dice: 1400 / 1500, hd_mm: null, assd_mm: null, note: SHEARED_GRID_NOTE });
+    // volumes with the sheared voxel's true size, |det| = 0.954 mm³, not the spacing product
+    expect(r.volume_ml).toBeCloseTo((800 * 0.954) / 1000, 12);
+    expect(r.volume_diff_ml).toBeCloseTo((100 * 0.954) / 1000, 12);
     expect(compareStructure(a, b, grid(dims, [1, 1, 1]), 1, 1).note).toBeUndefined();
     expect(() => compareStructure(a, a.subarray(1), grid(dims, [1, 1, 1]), 1, 1, 'm vs r')).toThrow('m vs r: 3072 and 3071 voxels');
   });

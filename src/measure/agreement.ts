@@ -15,7 +15,7 @@
  * voxel of both, so the distances are exact.
  */
 import { PsoasError } from '../core/errors';
-import { axisColumn, dot, type Vec3, type VolumeGeometry } from '../core/geometry';
+import { axisColumn, dot, voxelVolumeMm3, type Vec3, type VolumeGeometry } from '../core/geometry';
 
 export interface StructureAgreement {
   /** Label values compared: in the mask and in the reference. */
@@ -177,7 +177,7 @@ export function compareStructure(
   const n = nx * ny * nz;
   if (mask.length !== n || ref.length !== n)
     throw new PsoasError('BAD_ARGUMENT', `${source}: ${mask.length} and ${ref.length} voxels for a ${geometry.dimensions.join('x')} grid`, geometry.dimensions, source);
-  const voxelMl = (geometry.spacing[0] * geometry.spacing[1] * geometry.spacing[2]) / 1000;
+  const voxelMl = voxelVolumeMm3(geometry) / 1000; // |det|: also right on a sheared grid
 
   // Counts and the bounding box of both structures (voxel index, inclusive).
   let a = 0;

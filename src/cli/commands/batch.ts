@@ -1,9 +1,9 @@
 /**
- * Batch segmentation for `psoasview segment`: several inputs (positionals and/or `--list <file>`), one model session,
- * one sub-folder per case and a cohort table.
+ * Batches for `psoasview segment` (several inputs and/or `--list <file>`, one model session) and `psoasview measure
+ * --list` (image + mask pairs): one sub-folder per case and a cohort table.
  *
- *   <out>/<case>/psoas-mask.nii.gz, <out>/<case>/measurements.json   as for one input
- *   <out>/summary.csv, <out>/summary.json                              one row per case, rewritten after every case
+ *   <out>/<case>/psoas-mask.nii.gz (segment), <out>/<case>/measurements.json   as for one input
+ *   <out>/summary.csv, <out>/summary.json        one row per case, rewritten after every case
  *
  * Why a mode of its own rather than a shell loop: the model is loaded and its checksum verified once; a case that
  * fails (unreadable folder, not CT, PACS down) is recorded with its error code and the run goes on, so one bad series
@@ -16,10 +16,10 @@ import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError, isPsoasError, PsoasError } from '../../core/errors';
 import type { StructureMeasurements } from '../../measure';
-import { parseHeight, parseNumberOption, round, UsageError } from './common';
-import type { CliIO } from './common';
+import { parseLevelAndHeight, round, UsageError, type CliIO } from './common';
+import { isUrl, parseDicomWebUrl } from './input';
 import { toolVersion } from './model';
-import { REPORT_FORMAT_VERSION, type MeasurementsReport, type ReportModel } from './report';
+import { formatTable, REPORT_FORMAT_VERSION, type MeasurementsReport, type ReportModel } from './report';
 
 /** One case of a batch: the input and its own options (a level and a height belong to one patient). */
 export interface BatchEntry {
@@ -110,13 +110,12 @@ export function parseInputList(text: string, file: string, command: BatchCommand
     const entry: BatchEntry = { input: cell(required[0] as Column) as string, from: where };
     if (command === 'measure') entry.mask = cell('mask');
     try {
-      entry.levelZmm = parseNumberOption('level_z_mm', cell('level_z_mm'), 'mm (patient z)');
-      entry.heightM = parseHeight(cell('height_m'));
+      Object.assign(entry, parseLevelAndHeight({ level: cell('level_z_mm'), height: cell('height_m') }));
     } catch (e) {
-      throw new UsageError(`--list ${where}: ${(e as Error).message.replace(/--height/g, 'height_m')}`, r.text);
+      // The command line's rules and messages, in the list's column names.
+      const msg = (e as Error).message.replace(/--level( <z mm>)?/g, 'level_z_mm').replace(/--height/g, 'height_m');
+      throw new UsageError(`--list ${where}: ${msg}`, r.text);
     }
-    if (entry.heightM !== undefined && entry.levelZmm === undefined)
-      throw new UsageError(`--list ${where}: height_m needs level_z_mm (the PMI is the psoas area at a level divided by height²)`, r.text);
     entry.series = cell('series');
     entry.ref = cell('ref');
     const id = cell('case');
@@ -132,16 +131,15 @@ export function parseInputList(text: string, file: string, command: BatchCommand
   return out;
 }
 
-const UID = /^[0-9]+(\.[0-9]+)*$/;
-
-/** Path components (or, for a DICOMweb URL, the last UID) that name a case, most specific last. */
+/** Path components (or, for a DICOMweb URL, its series or else study UID) that name a case, most specific last. */
 function nameParts(input: string): string[] {
-  if (/^https?:\/\//i.test(input)) {
-    const uids = input
-      .split(/[?#]/)[0]
-      .split('/')
-      .filter((p) => UID.test(p));
-    return uids.length ? [uids[uids.length - 1]] : [input];
+  if (isUrl(input)) {
+    try {
+      const ref = parseDicomWebUrl(input);
+      return [ref.seriesInstanceUid ?? ref.studyInstanceUid];
+    } catch {
+      return [input]; // the case will fail with parseDicomWebUrl's message; it still needs a folder name
+    }
   }
   const parts = path.resolve(input).split(path.sep).filter(Boolean);
   if (parts.length) parts[parts.length - 1] = parts[parts.length - 1].replace(/\.nii(\.gz)?$/i, '');
@@ -366,7 +364,7 @@ export async function reusableReport(
   return same ? r : undefined;
 }
 
-const absolute = (p: string) => (/^https?:\/\//i.test(p) ? p : path.resolve(p));
+const absolute = (p: string) => (isUrl(p) ? p : path.resolve(p));
 
 /** The inputs of a batch from the command line: positionals first, then the --list file's rows. */
 export async function batchEntries(positionals: string[], listFile: string | undefined, command: BatchCommand): Promise<BatchEntry[]> {
@@ -412,17 +410,7 @@ export function formatBatchTable(cases: BatchCase[], structureNames: string[]): 
     ...(withRef ? structureNames.map((n) => f(c.agreement?.[n]?.dice, 4)) : []),
     f(c.seconds, 1),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((x, i) => (i < 2 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ').trimEnd();
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-/** Structure names of a label table ({1: "psoas_left", ...}, value → name) in label order, background left out. */
-export function structureNames(labels: Record<string | number, string>): string[] {
-  return Object.entries(labels)
-    .filter(([v]) => Number(v) !== 0)
-    .sort(([a], [b]) => Number(a) - Number(b))
-    .map(([, n]) => n);
+  return formatTable(head, rows, (c) => c < 2).join('\n');
 }
 
 export interface CohortOptions {

@@ -173,3 +173,25 @@ export function alignMaskToImage(image: Volume, mask: Volume<Uint8Array>, maskNa
     warnings,
   };
 }
+
+/** Which of a structure → value map's labels a label map holds, and what else it holds. */
+export interface LabelCensus {
+  /** Voxels per value 0..255. */
+  counts: Float64Array;
+  /** Structures of the map without a voxel, with their values. */
+  absent: Array<[string, number]>;
+  /** Values (> 0) with voxels that the map does not name. */
+  unnamed: number[];
+}
+
+/** The census of `data` against `map`, for the checks of a mask (--map) and of a reference (--ref-map). */
+export function labelCensus(data: Uint8Array, map: Record<string, number>): LabelCensus {
+  const counts = new Float64Array(256);
+  for (let v = 0; v < data.length; v++) counts[data[v]]++;
+  const named = new Set(Object.values(map));
+  return {
+    counts,
+    absent: Object.entries(map).filter(([, v]) => counts[v] === 0),
+    unnamed: [...counts.keys()].filter((v) => v > 0 && counts[v] > 0 && !named.has(v)),
+  };
+}

@@ -126,9 +126,12 @@ function chooseSeries(all: SeriesSummary[], where: string, wanted?: string): { c
   return { chosen: best, warnings };
 }
 
+/** Whether an input is a URL (scheme://…) rather than a local path. */
+export const isUrl = (spec: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec);
+
 /** Loads the CT to segment or measure: a DICOMweb URL, a NIfTI file or a DICOM folder (see the file comment). */
 export async function loadImage(spec: string, opts: LoadInputOptions = {}): Promise<LoadedInput> {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) return loadDicomWeb(spec, opts);
+  if (isUrl(spec)) return loadDicomWeb(spec, opts);
   let st;
   try {
     st = await stat(spec);

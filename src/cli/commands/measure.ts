@@ -17,7 +17,7 @@ import {
   UsageError,
   type CliIO,
 } from './common';
-import { alignMaskToImage } from './grid';
+import { alignMaskToImage, labelCensus } from './grid';
 import { loadImage, loadMask } from './input';
 import { toolVersion } from './model';
 import { addReference, addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
@@ -135,13 +135,12 @@ async function measureOne(
   const aligned = alignMaskToImage(loaded.volume, rawMask, maskFile, loaded.source);
   warnings.push(...aligned.warnings);
   const mask = aligned.mask;
+  // The reference is checked (grid, labels, --ref-map) before anything is measured, as `segment` does.
+  const preparedRef = rawRef && entry.ref !== undefined ? prepareReference(loaded.volume, loaded.source, rawRef, entry.ref, labelMap, refMap) : undefined;
 
   // Labels in the mask that the map does not name (a multi-label map from another tool, or a wrong --map).
-  const counts = new Float64Array(256);
-  for (let v = 0; v < mask.data.length; v++) counts[mask.data[v]]++;
-  const mapped = new Set(Object.values(labelMap));
-  const unmapped = [...counts.keys()].filter((v) => v > 0 && counts[v] > 0 && !mapped.has(v));
-  const mappedPresent = Object.values(labelMap).some((v) => counts[v] > 0);
+  const { counts, absent, unnamed: unmapped } = labelCensus(mask.data, labelMap);
+  const mappedPresent = absent.length < Object.keys(labelMap).length;
   if (!mappedPresent && unmapped.length > 0)
     throw new PsoasError(
       'BAD_ARGUMENT',
@@ -150,12 +149,8 @@ async function measureOne(
       unmapped,
       maskFile,
     );
-  for (const [name, v] of Object.entries(labelMap))
-    if (counts[v] === 0)
-      warnings.push(
-        `${name} (label ${v}) is absent from ${maskFile}` +
-          (unmapped.length ? `; the mask holds label(s) ${unmapped.join(', ')}: check --map` : ''),
-      );
+  for (const [name, v] of absent)
+    warnings.push(`${name} (label ${v}) is absent from ${maskFile}` + (unmapped.length ? `; the mask holds label(s) ${unmapped.join(', ')}: check --map` : ''));
   if (unmapped.length && mappedPresent)
     warnings.push(`${maskFile} also holds label(s) ${unmapped.join(', ')}, not named in --map; ignored`);
 
@@ -165,11 +160,10 @@ async function measureOne(
   timings.measure = since(t);
   warnings.push(...measurementWarnings(all));
   let reference: ReferenceReport | undefined;
-  if (rawRef && entry.ref !== undefined) {
+  if (preparedRef) {
     t = performance.now();
-    progress(`comparing with the reference ${entry.ref}`);
-    const prepared = prepareReference(loaded.volume, loaded.source, rawRef, entry.ref, labelMap, refMap);
-    reference = compareWithReference(loaded.volume, loaded.source, mask.data, labelMap, prepared);
+    progress(`comparing with the reference ${preparedRef.file}`);
+    reference = compareWithReference(loaded.volume, loaded.source, mask.data, labelMap, preparedRef);
     warnings.push(...reference.warnings);
     timings.compare = since(t);
   }

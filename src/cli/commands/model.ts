@@ -47,11 +47,13 @@ export async function sha256File(file: string): Promise<string> {
   return createHash('sha256').update(await readFile(file)).digest('hex');
 }
 
-/** The tool's own version, from the repository's package.json. */
-export async function toolVersion(): Promise<string> {
-  try {
-    return (JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
+let version: Promise<string> | undefined;
+
+/** The tool's own version, from the repository's package.json (read once per process: a batch asks per case). */
+export function toolVersion(): Promise<string> {
+  version ??= readFile(path.join(REPO_ROOT, 'package.json'), 'utf8').then(
+    (t) => (JSON.parse(t) as { version?: string }).version ?? 'unknown',
+    () => 'unknown',
+  );
+  return version;
 }

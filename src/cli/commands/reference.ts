@@ -11,8 +11,8 @@
 import path from 'node:path';
 import { PsoasError } from '../../core/errors';
 import type { Volume } from '../../core/volume';
-import { compareMasks, type StructureAgreement } from '../../measure/agreement';
-import { alignMaskToImage } from './grid';
+import { compareMasks, type StructureAgreement } from '../../measure';
+import { alignMaskToImage, labelCensus } from './grid';
 
 export interface ReferenceReport {
   /** The reference file (absolute), its label values per structure, and whether it was resampled onto the CT grid. */
@@ -50,22 +50,18 @@ export function prepareReference(
     throw new PsoasError('BAD_ARGUMENT', `--ref-map names no reference label for ${missing.join(', ')} (reference ${refFile})`, missing, refFile);
   const aligned = alignMaskToImage(image, raw, refFile, imageName);
   const ref = aligned.mask.data;
-  const counts = new Float64Array(256);
-  for (let v = 0; v < ref.length; v++) counts[ref[v]]++;
-  const warnings = [...aligned.warnings];
-  const wanted = Object.keys(labels).map((n) => [n, refLabels[n]] as const);
-  if (!wanted.some(([, v]) => counts[v] > 0)) {
-    const found = [...counts.keys()].filter((v) => v > 0 && counts[v] > 0);
+  const wanted: Record<string, number> = Object.fromEntries(Object.keys(labels).map((n) => [n, refLabels[n]]));
+  const { absent, unnamed } = labelCensus(ref, wanted);
+  if (absent.length === Object.keys(wanted).length)
     throw new PsoasError(
       'BAD_ARGUMENT',
-      `Reference ${refFile} holds none of the labels ${wanted.map(([n, v]) => `${n}=${v}`).join(',')}` +
-        (found.length ? `; it holds label(s) ${found.join(', ')}: name them with --ref-map psoas_left=<v>,psoas_right=<v>` : ' (it is empty)'),
-      found,
+      `Reference ${refFile} holds none of the labels ${Object.entries(wanted).map(([n, v]) => `${n}=${v}`).join(',')}` +
+        (unnamed.length ? `; it holds label(s) ${unnamed.join(', ')}: name them with --ref-map psoas_left=<v>,psoas_right=<v>` : ' (it is empty)'),
+      unnamed,
       refFile,
     );
-  }
-  for (const [name, v] of wanted) if (counts[v] === 0) warnings.push(`reference: ${name} (label ${v}) is absent from ${refFile}`);
-  return { file: refFile, data: ref, labels: Object.fromEntries(wanted), resampled: aligned.resampled, reordered: aligned.reordered, warnings };
+  const warnings = [...aligned.warnings, ...absent.map(([name, v]) => `reference: ${name} (label ${v}) is absent from ${refFile}`)];
+  return { file: refFile, data: ref, labels: wanted, resampled: aligned.resampled, reordered: aligned.reordered, warnings };
 }
 
 /** Agreement of `mask` (on `image`'s grid, values per `labels`) with a prepared reference. */

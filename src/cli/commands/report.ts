@@ -8,7 +8,7 @@
 import { indexToWorld, orientationCode, type Mat3, type Vec3, type VolumeGeometry } from '../../core/geometry';
 import type { Volume } from '../../core/volume';
 import { DEFAULT_HU_WINDOW, type AllMeasurements, type StructureMeasurements } from '../../measure';
-import type { StructureAgreement } from '../../measure/agreement';
+import type { StructureAgreement } from '../../measure';
 import type { InputKind, LoadedInput } from './input';
 
 /** Bumped when a field of measurements.json changes meaning or is removed. */
@@ -125,6 +125,16 @@ export function addTotals(report: MeasurementsReport, all: AllMeasurements): voi
   if (all.pmi_cm2_per_m2 !== undefined) report.pmi_cm2_per_m2 = all.pmi_cm2_per_m2;
 }
 
+/**
+ * A plain-text table as lines: each column as wide as its widest cell, a dashed rule under the header; columns for
+ * which `leftAligned(c)` holds (names, words) are padded on the right, the others (figures) on the left.
+ */
+export function formatTable(head: string[], rows: string[][], leftAligned: (column: number) => boolean): string[] {
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
+  const line = (cells: string[]) => cells.map((x, c) => (leftAligned(c) ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ').trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
 const fmt = (x: number | null | undefined, digits: number): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
 
 /** Plain-text table: one row per structure, then totals and warnings. */
@@ -152,12 +162,8 @@ export function formatSummary(r: MeasurementsReport): string {
     ...(level ? [s.present ? fmt(s.csa_at_level_cm2, 2) : '–'] : []),
     s.present ? (s.truncated ? `yes (${s.truncated_reasons.join(', ')})` : 'no') : '–',
   ]);
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
-  const line = (cells: string[]) => cells.map((x, c) => (c < 2 || c === cells.length - 1 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ').trimEnd();
   lines.push('');
-  lines.push(line(head));
-  lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) lines.push(line(row));
+  lines.push(...formatTable(head, rows, (c) => c < 2 || c === head.length - 1));
   if (Object.values(r.structures).some((s) => s.truncated))
     lines.push('truncated: the mask touches the edge of the scan; volume, length and extent are lower limits');
   if (level) {
@@ -178,11 +184,7 @@ export function formatSummary(r: MeasurementsReport): string {
       fmt(a.hd95_mm, 2),
       fmt(a.hd_mm, 2),
     ]);
-    const aw = ahead.map((h, c) => Math.max(h.length, ...arows.map((row) => row[c].length)));
-    const aline = (cells: string[]) => cells.map((x, c) => (c === 0 ? x.padEnd(aw[c]) : x.padStart(aw[c]))).join('  ').trimEnd();
-    lines.push(aline(ahead));
-    lines.push(aw.map((w) => '-'.repeat(w)).join('  '));
-    for (const row of arows) lines.push(aline(row));
+    lines.push(...formatTable(ahead, arows, (c) => c === 0));
   }
   if (r.warnings.length) {
     lines.push('');

@@ -15,7 +15,7 @@ import { labelLookup, segment, type Stage } from '../../pipeline/run';
 import { ensureOutDir, parseCommandArgs, parseIntOption, parseLabelMap, parseLevelAndHeight, round, since, UsageError, type CliIO } from './common';
 import { loadImage, loadMask } from './input';
 import { findDefaultModel, modelsDir, sha256File, toolVersion } from './model';
-import { batchEntries, LIST_COLUMNS, reusableReport, runCohort, structureNames, SUMMARY_CSV, SUMMARY_JSON, type BatchEntry } from './batch';
+import { batchEntries, LIST_COLUMNS, reusableReport, runCohort, SUMMARY_CSV, SUMMARY_JSON, type BatchEntry } from './batch';
 import { compareWithReference, prepareReference, type ReferenceReport } from './reference';
 import { addReference, addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
 
@@ -75,8 +75,8 @@ export function requireCt(v: Volume, source: string, hint = NOT_CT_HINT): void {
 }
 
 /**
- * The model's structure → label value map as the mask holds them ({psoas_left: 1, psoas_right: 2}): the pipeline's
- * own labelLookup (known names take the project's values whatever their channel).
+ * The model's structure → label value map as the mask holds them ({psoas_left: 1, psoas_right: 2}), in label order:
+ * the pipeline's own labelLookup (known names take the project's values whatever their channel).
  */
 function modelLabelMap(manifest: ModelManifest): Record<string, number> {
   const out: Record<string, number> = {};
@@ -90,6 +90,8 @@ interface ModelContext {
   manifest: ModelManifest;
   session: ModelSession;
   sha256: string;
+  /** Structure → label value in the masks this model writes (modelLabelMap). */
+  labels: Record<string, number>;
   /** ms to load and verify the model; charged to the case's timings only for a single input (a batch pays it once). */
   modelLoadMs: number;
   batch: boolean;
@@ -113,8 +115,8 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
   timings.load = since(t);
   const image = loaded.volume;
   progress(`image ${image.geometry.dimensions.join('x')} @ ${image.geometry.spacing.map((s) => +s.toFixed(3)).join('x')} mm`);
-  const modelLabels = modelLabelMap(manifest);
-  const preparedRef = refVolume && entry.ref !== undefined ? prepareReference(image, loaded.source, refVolume, entry.ref, modelLabels, refMap) : undefined;
+  const labelMap = ctx.labels;
+  const preparedRef = refVolume && entry.ref !== undefined ? prepareReference(image, loaded.source, refVolume, entry.ref, labelMap, refMap) : undefined;
 
   let lastStage: Stage | undefined;
   let lastTenth = -1;
@@ -142,7 +144,6 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
   // An earlier run's report must not sit beside this run's mask if this run fails before writing its own.
   await rm(path.join(outDir, REPORT_FILE), { force: true });
   const maskPath = path.join(outDir, MASK_FILE);
-  const labelMap = modelLabels;
   const description = Object.entries(labelMap)
     .map(([n, v]) => `${v}=${n}`)
     .join(' ');
@@ -238,7 +239,7 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
   try {
     const onnxPath = path.join(modelDir, manifest.onnx ?? 'model.onnx');
     const sha256 = manifest.sha256 ? manifest.sha256.toLowerCase() : await sha256File(onnxPath);
-    const ctx: ModelContext = { modelDir, manifest, session, sha256, modelLoadMs: since(t), batch };
+    const ctx: ModelContext = { modelDir, manifest, session, sha256, labels: modelLabelMap(manifest), modelLoadMs: since(t), batch };
     if (!batch) {
       const report = await segmentOne(entries[0], outDir, ctx, progress, refMap);
       const maskPath = path.join(outDir, MASK_FILE);
@@ -250,11 +251,11 @@ export async function segmentCommand(argv: string[], io: CliIO): Promise<number>
       model: { name: manifest.name, version: manifest.version, sha256, path: path.resolve(modelDir) },
       backend: session.backend,
       modelLoadMs: ctx.modelLoadMs,
-      structureNames: structureNames(labelLookup(manifest).names),
+      structureNames: Object.keys(ctx.labels),
       files: [MASK_FILE, REPORT_FILE],
       runCase: (entry, caseDir, p) => segmentOne(entry, caseDir, ctx, p, refMap),
       reuse: values.resume
-        ? (entry, caseDir) => reusableReport(path.join(caseDir, REPORT_FILE), path.join(caseDir, MASK_FILE), entry, sha256, refMap ?? modelLabelMap(manifest))
+        ? (entry, caseDir) => reusableReport(path.join(caseDir, REPORT_FILE), path.join(caseDir, MASK_FILE), entry, sha256, refMap ?? ctx.labels)
         : undefined,
       json: !!values.json,
       progress,
