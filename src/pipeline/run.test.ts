@@ -405,6 +405,53 @@ describe('body-box crop before tiling', () => {
     expect(diff / one.mask.data.length).toBeLessThan(0.01);
   });
 
+  it.each([DIRS[0], DIRS[3]].map(([n, d]) => [n, d] as const))(
+    'grid_shifts (%s): later placements run only near the first one\'s foreground, same mask as running every tile, fewer tiles',
+    async (_n, dir) => {
+      const { ct } = cylinderPhantom(grid(dir));
+      // 16^3 tiles (48 mm), so that the cylinders' box (with its 12 mm margin) leaves tiles out
+      const m = tinyManifest({ patch_size: [16, 16, 16] });
+      m.sliding_window = { ...m.sliding_window, grid_shifts: [[0, 0, 0], [0.5, 0.5, 0.5], [-0.25, 0.5, 0]] };
+      let calls = 0;
+      const counted: PredictTile = (tile, size, signal) => {
+        calls++;
+        return tinyModelReference(tile, size, signal);
+      };
+      const all = await segment(ct, m, counted, { focusPlacements: false });
+      const allCalls = calls;
+      calls = 0;
+      const focused = await segment(ct, m, counted);
+      expect(calls).toBeLessThan(allCalls);
+      let diff = 0;
+      for (let v = 0; v < all.mask.data.length; v++) if (all.mask.data[v] !== focused.mask.data[v]) diff++;
+      expect(diff).toBe(0);
+      const inf = focused.steps.filter((s) => s.step === 'inference');
+      expect(inf[0].summary).not.toMatch(/tiles run/);
+      for (const s of inf.slice(1)) expect(s.summary).toMatch(/; \d+ of \d+ tiles run, those within 12 mm of placement 1's foreground box/);
+      console.info(`focused placements (${_n}): ${calls} tiles instead of ${allCalls}`);
+    },
+  );
+
+  it('grid_shifts: when the first placement finds no foreground, the later ones are not run', async () => {
+    const { ct } = cylinderPhantom(grid(DIRS[0][1]));
+    const m = tinyManifest();
+    m.sliding_window = { ...m.sliding_window, grid_shifts: [[0, 0, 0], [0.5, 0.5, 0.5]] };
+    let calls = 0;
+    const counted: PredictTile = async (t) => {
+      calls++;
+      const o = new Float32Array(3 * t.length);
+      o.fill(1, 0, t.length);
+      return o;
+    };
+    const r = await segment(ct, m, counted);
+    const one = calls;
+    calls = 0;
+    await segment(ct, { ...m, sliding_window: { ...m.sliding_window, grid_shifts: undefined } }, counted);
+    expect(one).toBe(calls);
+    expect(r.mask.data.every((x) => x === 0)).toBe(true);
+    expect(r.steps.filter((s) => s.step === 'inference')[1].summary).toMatch(/not run: placement 1 found no foreground/);
+  });
+
   it('input.align_to_patient_axes: an oblique series is run on a grid along the patient axes, mapped back to its own grid', async () => {
     const aligned = () => {
       const m = tinyManifest();

@@ -33,7 +33,7 @@ import {
   shiftGeometry,
 } from './resample';
 import { applyReorient, isIdentityReorient, reorientTransform } from './reorient';
-import { slidingWindowInference, type PredictTile } from './sliding-window';
+import { slidingWindowInference, tilePositions, type PredictTile } from './sliding-window';
 import { mirrorPlan, runsPerTile, withMirror } from './mirror';
 
 export type { PredictTile } from './sliding-window';
@@ -77,6 +77,11 @@ export interface SegmentOptions {
   connectivity?: Connectivity;
   /** Tile only the body's bounding box (default true; false tiles the whole model grid: tests, diagnostics). */
   cropToBody?: boolean;
+  /**
+   * With several grid placements, run the later ones only on the tiles near the first placement's foreground box
+   * (default true; false runs every tile of every placement: tests, diagnostics). See `placementRegion`.
+   */
+  focusPlacements?: boolean;
   /** Max floats per map-back slab (default 16M). */
   maxSlabValues?: number;
 }
@@ -142,6 +147,13 @@ export function embedScores(box: Float32Array, size: Vec3, lo: Vec3, dims: Vec3,
   return out;
 }
 
+/** Channel-major scores of `n` voxels that are all background (channel 0 = 1). */
+export function backgroundScores(channels: number, n: number): Float32Array {
+  const out = new Float32Array(channels * n);
+  out.fill(1, 0, n);
+  return out;
+}
+
 /** Project label values for known structure names (docs/ARCHITECTURE.md). */
 export const PROJECT_LABELS: Record<string, number> = { background: 0, psoas_left: 1, psoas_right: 2 };
 
@@ -199,6 +211,27 @@ export function mapBoxToGrid(model: VolumeGeometry, lo: Vec3, hi: Vec3, source: 
   const outHi = [0, 1, 2].map((a) => Math.min(source.dimensions[a], Math.ceil(max[a]) + 1)) as Vec3;
   for (let a = 0; a < 3; a++) if (outHi[a] <= outLo[a]) return null;
   return { lo: outLo, hi: outHi };
+}
+
+/**
+ * The box (voxels of `grid`, hi exclusive) where a later grid placement must be exact: the first placement's
+ * foreground box `box0` (voxels of `grid0`) plus `marginMm`. Why it is enough: map back reads the scores only
+ * within the foreground boxes plus its own margin (smaller than `marginMm`), a placement's foreground lies within
+ * a voxel of the first one's, and `slidingWindowInference` with a region runs every tile that touches it, at the
+ * full tiling's positions, so inside it the scores are the full run's to the bit. Null: nothing to run.
+ */
+export function placementRegion(grid0: VolumeGeometry, box0: { lo: Vec3; hi: Vec3 } | null, grid: VolumeGeometry, marginMm: number): { lo: Vec3; hi: Vec3 } | null {
+  return box0 ? mapBoxToGrid(grid0, box0.lo, box0.hi, grid, marginMm) : null;
+}
+
+/** Argmax of channel-major scores, then (with largest_component) each label's main components: the model-grid labels. */
+function modelGridLabels(scores: Float32Array, C: number, grid: VolumeGeometry, post: ModelManifest['postprocess'], conn: Connectivity): Uint8Array {
+  const labels = argmax(scores, C, voxelCount(grid));
+  if (post.largest_component) {
+    const gap = componentGapVoxels(post, grid.spacing);
+    for (let c = 1; c < C; c++) keepMainComponents(labels, grid.dimensions, c, gap, conn);
+  }
+  return labels;
 }
 
 /**
@@ -285,6 +318,12 @@ export async function segment(
     tileSize = size;
     return net(tile, size, signal);
   };
+  const conn = opts.connectivity ?? 26;
+  const marginMm = opts.marginMm ?? 2 * Math.max(...manifest.input.target_spacing_mm);
+  // The first placement's model-grid labels and foreground box, for the later placements' regions and step 5.
+  let labels0: Uint8Array | undefined;
+  let box0: { lo: Vec3; hi: Vec3 } | null = null;
+  const focus = opts.focusPlacements !== false && shifts.length > 1;
   for (const [p, shift] of shifts.entries()) {
     const shifted = shift.some((x) => x !== 0);
     const grid = shifted ? shiftGeometry(modelGrid, shift) : modelGrid;
@@ -336,8 +375,19 @@ export async function segment(
     const md = grid.dimensions;
     const cropped = opts.cropToBody !== false && body && body.hi.some((h, a) => h - body.lo[a] < md[a]);
     const swDims: Vec3 = cropped ? [body.hi[0] - body.lo[0], body.hi[1] - body.lo[1], body.hi[2] - body.lo[2]] : md;
+    // A later placement: only the tiles near the first one's foreground (placementRegion), in the tiled box's
+    // coordinates. The region's margin is twice map back's, so map back never reads a score outside it.
+    let region: { lo: Vec3; hi: Vec3 } | null | undefined;
+    if (focus && p > 0) {
+      const r = placementRegion(placements[0].grid, box0, grid, 2 * marginMm);
+      const off: Vec3 = cropped ? body.lo : [0, 0, 0];
+      const lo = r?.lo.map((x, a) => Math.max(0, x - off[a])) as Vec3 | undefined;
+      const hi = r?.hi.map((x, a) => Math.min(swDims[a], x - off[a])) as Vec3 | undefined;
+      region = lo && hi && lo.every((l, a) => l < hi[a]) ? { lo, hi } : null;
+    }
     const swInput = cropped ? extractBox(modelInput, md, body.lo, swDims) : modelInput;
-    const swScores = await slidingWindowInference(swInput, swDims, {
+    const swScores = region === null ? backgroundScores(C, voxelCount({ ...grid, dimensions: swDims })) : await slidingWindowInference(swInput, swDims, {
+      region,
       patchSize: manifest.input.patch_size,
       overlap: sw.overlap,
       blending: sw.blending,
@@ -354,7 +404,13 @@ export async function segment(
         progress((p + done / total) / shifts.length);
       },
     });
+    if (region === null) tiles = 0;
+    const fullTiles = region ? tilePositions(swDims, tileSize, sw.overlap).length : tiles;
     placements.push({ grid, shift, scores: cropped ? embedScores(swScores, swDims, body.lo, md, C) : swScores });
+    if (focus && p === 0) {
+      labels0 = modelGridLabels(placements[0].scores, C, grid, manifest.postprocess, conn);
+      box0 = boundingBox(labels0, grid.dimensions);
+    }
     // The normalised input is not needed any more: drop the async frame's reference so it can be collected
     // before the next placement and map back (a local of an async function stays alive until the function returns).
     // eslint-disable-next-line no-useless-assignment
@@ -365,7 +421,10 @@ export async function segment(
         `${tiles} tile(s) of ${tileSize.join('x')}, overlap ${sw.overlap}, ${sw.blending} blending` +
         (runsPerTile(sw) === 2 ? ', each also mirrored left–right (2 runs per tile)' : '') +
         (cropped ? `, over the body box ${body.lo.join(',')}..${body.hi.join(',')} (HU > ${Math.max(BODY_HU, intensity.clip[0])}) of ${md.join('x')}` : '') +
+        (region ? `; ${tiles} of ${fullTiles} tiles run, those within ${+(2 * marginMm).toFixed(1)} mm of placement 1's foreground box` : '') +
+        (region === null ? '; not run: placement 1 found no foreground' : '') +
         which,
+      focusRegion: region ?? undefined,
       bodyBox: cropped ? body : undefined,
       tiles,
       tileSize,
@@ -377,17 +436,11 @@ export async function segment(
   //    false positive far away does not blow up the box); with several placements, the union of their boxes on
   //    the source grid.
   begin('argmax');
-  const conn = opts.connectivity ?? 26;
-  const marginMm = opts.marginMm ?? 2 * Math.max(...manifest.input.target_spacing_mm);
   let srcBox: { lo: Vec3; hi: Vec3 } | null = null;
   const boxes: string[] = [];
   let levels: TissueLevels | undefined;
   for (const pl of placements) {
-    const modelLabels = argmax(pl.scores, C, voxelCount(pl.grid));
-    if (manifest.postprocess.largest_component) {
-      const gap = componentGapVoxels(manifest.postprocess, pl.grid.spacing);
-      for (let c = 1; c < C; c++) keepMainComponents(modelLabels, pl.grid.dimensions, c, gap, conn);
-    }
+    const modelLabels = pl === placements[0] && labels0 ? labels0 : modelGridLabels(pl.scores, C, pl.grid, manifest.postprocess, conn);
     if (huModel0 && pl === placements[0]) {
       const fg = new Uint8Array(modelLabels.length);
       for (let v = 0; v < fg.length; v++) fg[v] = modelLabels[v] !== 0 ? 1 : 0;

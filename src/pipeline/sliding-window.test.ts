@@ -132,6 +132,58 @@ describe('slidingWindowInference', () => {
     expect(maxDiff / maxAbs).toBeLessThan(1e-6);
   });
 
+  // A "network" whose output depends on where the tile falls (tile-local coordinates), as a real one's does: so
+  // only the same tiles at the same positions reproduce the full run.
+  const positional: PredictTile = async (tile, size) => {
+    const P = tile.length;
+    const out = new Float32Array(C * P);
+    for (let v = 0; v < P; v++) {
+      const i = v % size[0], k = Math.floor(v / (size[0] * size[1]));
+      out[v] = 0.5 + 0.01 * i;
+      out[P + v] = tile[v] * (1 + 0.05 * k);
+      out[2 * P + v] = 0.2 * tile[v] - 0.003 * i * k;
+    }
+    return out;
+  };
+  const regionCases: Array<[string, Vec3, Vec3, number, Vec3, Vec3]> = [
+    ['inner box, 25 % overlap', [70, 60, 40], [16, 16, 8], 0.25, [20, 25, 10], [35, 33, 19]],
+    ['box at a corner, 50 % overlap', [41, 37, 23], [16, 16, 8], 0.5, [0, 0, 0], [5, 6, 3]],
+    ['one voxel', [41, 37, 23], [16, 16, 8], 0.5, [20, 20, 11], [21, 21, 12]],
+    ['padded axis', [50, 5, 20], [16, 16, 8], 0.25, [30, 1, 4], [44, 4, 9]],
+  ];
+  it.each(regionCases)('region (%s): bit-equal to the full run inside the box, fewer tiles, background where none ran', async (_n, dims, patch, overlap, lo, hi) => {
+    const input = field(dims);
+    const opts = { patchSize: patch, overlap, blending: 'gaussian' as const, sigmaScale: 0.125, outChannels: C, padValue: -7 };
+    const full = await slidingWindowInference(input, dims, { ...opts, predict: positional });
+    let calls = 0;
+    const part = await slidingWindowInference(input, dims, { ...opts, region: { lo, hi }, predict: async (t, s) => (calls++, positional(t, s)) });
+    const all = tilePositions(dims, patch, overlap).length;
+    expect(calls).toBeGreaterThan(0);
+    if (dims.every((d, a) => d > 2 * patch[a])) expect(calls).toBeLessThan(all);
+    const n = dims[0] * dims[1] * dims[2];
+    let inside = 0, unequal = 0, background = 0;
+    for (let k = 0, v = 0; k < dims[2]; k++)
+      for (let j = 0; j < dims[1]; j++)
+        for (let i = 0; i < dims[0]; i++, v++) {
+          const inBox = i >= lo[0] && i < hi[0] && j >= lo[1] && j < hi[1] && k >= lo[2] && k < hi[2];
+          if (inBox) {
+            inside++;
+            for (let c = 0; c < C; c++) if (part[c * n + v] !== full[c * n + v]) unequal++;
+          } else if (part[v] === 1 && part[n + v] === 0 && part[2 * n + v] === 0) background++;
+        }
+    expect(inside).toBe((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]));
+    expect(unequal).toBe(0);
+    if (calls < all) expect(background).toBeGreaterThan(0);
+  });
+
+  it('rejects a region outside the volume or empty', async () => {
+    const dims: Vec3 = [20, 20, 10];
+    const run = (lo: Vec3, hi: Vec3) =>
+      slidingWindowInference(field(dims), dims, { patchSize: [16, 16, 8], overlap: 0.25, blending: 'gaussian', sigmaScale: 0.125, outChannels: C, predict: positional, region: { lo, hi } });
+    await expect(run([0, 0, 0], [21, 5, 5])).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(run([4, 4, 4], [4, 8, 8])).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+  });
+
   it('a constant model gives a constant output with overlap and Gaussian blending', async () => {
     const dims: Vec3 = [45, 30, 21];
     const out = await slidingWindowInference(field(dims), dims, {

@@ -40,6 +40,23 @@ export interface SlidingWindowOptions {
   sizeMultiple?: number;
   onProgress?: (tilesDone: number, tilesTotal: number) => void;
   signal?: AbortSignal;
+  /**
+   * Optional: only the tiles of the full tiling (tilePositions over the whole input) whose in-volume part overlaps
+   * this box [lo, hi) (input voxels) are run. Inside the box the output equals the full run's to the bit: every tile
+   * that covers a voxel of the box is run, with the same positions and weights. Voxels that no run tile covers
+   * are background (channel 0 = 1, the others 0). Why: a second grid placement only matters near the first one's
+   * foreground, and skipping the other tiles saves network time without moving a boundary.
+   */
+  region?: { lo: Vec3; hi: Vec3 };
+}
+
+/** Does the tile starting at `start` (padded coordinates: minus `padBefore`) of size `patch` overlap [lo, hi)? */
+function tileTouches(start: Vec3, patch: Vec3, padBefore: Vec3, lo: Vec3, hi: Vec3): boolean {
+  for (let a = 0; a < 3; a++) {
+    const t0 = start[a] - padBefore[a];
+    if (t0 + patch[a] <= lo[a] || t0 >= hi[a]) return false;
+  }
+  return true;
 }
 
 /**
@@ -149,7 +166,11 @@ export async function slidingWindowInference(
   const padValue = opts.padValue ?? 0;
   // Centred padding when the volume is smaller than the patch: padded coordinate = volume coordinate + padBefore.
   const padBefore = [0, 1, 2].map((a) => Math.max(0, Math.floor((patch[a] - dims[a]) / 2))) as Vec3;
-  const positions = tilePositions(dims, patch, opts.overlap);
+  const allPositions = tilePositions(dims, patch, opts.overlap);
+  const region = opts.region;
+  if (region && !(region.lo.every((l, a) => Number.isInteger(l) && Number.isInteger(region.hi[a]) && l >= 0 && l < region.hi[a] && region.hi[a] <= dims[a])))
+    throw new PsoasError('BAD_ARGUMENT', `slidingWindowInference: region ${region.lo.join(',')}..${region.hi.join(',')} is not a non-empty box within ${dims.join('x')}`, region);
+  const positions = region ? allPositions.filter((t) => tileTouches(t, patch, padBefore, region.lo, region.hi)) : allPositions;
   const weight = opts.blending === 'gaussian' ? gaussianImportanceMap(patch, opts.sigmaScale) : new Float32Array(P).fill(1);
 
   const acc = new Float32Array(C * n);
@@ -209,7 +230,8 @@ export async function slidingWindowInference(
   }
   for (let c = 0; c < C; c++) {
     const off = c * n;
-    for (let v = 0; v < n; v++) acc[off + v] /= wsum[v];
+    // wsum is 0 only where a region skipped every covering tile: background there.
+    for (let v = 0; v < n; v++) acc[off + v] = wsum[v] > 0 ? acc[off + v] / wsum[v] : c === 0 ? 1 : 0;
   }
   return acc;
 }
