@@ -215,10 +215,11 @@ export function mapBoxToGrid(model: VolumeGeometry, lo: Vec3, hi: Vec3, source: 
 
 /**
  * The box (voxels of `grid`, hi exclusive) where a later grid placement must be exact: the first placement's
- * foreground box `box0` (voxels of `grid0`) plus `marginMm`. Why it is enough: map back reads the scores only
- * within the foreground boxes plus its own margin (smaller than `marginMm`), a placement's foreground lies within
- * a voxel of the first one's, and `slidingWindowInference` with a region runs every tile that touches it, at the
- * full tiling's positions, so inside it the scores are the full run's to the bit. Null: nothing to run.
+ * foreground box `box0` (voxels of `grid0`) plus `marginMm`; `segment` passes twice map back's margin. Why it is
+ * enough: map back reads scores only within the foreground boxes plus its own margin; a later placement (half a
+ * model voxel away) finds its foreground within a voxel of the first one's; and `slidingWindowInference` with a
+ * region runs every tile that touches it at the full tiling's positions, so inside it the scores are the full run's
+ * to the bit (outside: background). Null: nothing to run.
  */
 export function placementRegion(grid0: VolumeGeometry, box0: { lo: Vec3; hi: Vec3 } | null, grid: VolumeGeometry, marginMm: number): { lo: Vec3; hi: Vec3 } | null {
   return box0 ? mapBoxToGrid(grid0, box0.lo, box0.hi, grid, marginMm) : null;

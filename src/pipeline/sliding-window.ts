@@ -43,8 +43,8 @@ export interface SlidingWindowOptions {
   /**
    * Optional: only the tiles of the full tiling (tilePositions over the whole input) whose in-volume part overlaps
    * this box [lo, hi) (input voxels) are run. Inside the box the output equals the full run's to the bit: every tile
-   * that covers a voxel of the box is run, with the same positions and weights. Voxels that no run tile covers
-   * are background (channel 0 = 1, the others 0). Why: a second grid placement only matters near the first one's
+   * that covers a voxel of the box is run, with the same positions and weights. Outside the box the output is
+   * background (channel 0 = 1, the others 0), not the partial blend of the tiles that ran. Why: a second grid placement only matters near the first one's
    * foreground, and skipping the other tiles saves network time without moving a boundary.
    */
   region?: { lo: Vec3; hi: Vec3 };
@@ -230,8 +230,16 @@ export async function slidingWindowInference(
   }
   for (let c = 0; c < C; c++) {
     const off = c * n;
-    // wsum is 0 only where a region skipped every covering tile: background there.
-    for (let v = 0; v < n; v++) acc[off + v] = wsum[v] > 0 ? acc[off + v] / wsum[v] : c === 0 ? 1 : 0;
+    for (let v = 0; v < n; v++) acc[off + v] /= wsum[v];
+  }
+  if (region) {
+    // Outside the region: background (there the blend lacks the tiles that were skipped).
+    for (let k = 0, v = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++, v++) {
+          const inside = i >= region.lo[0] && i < region.hi[0] && j >= region.lo[1] && j < region.hi[1] && k >= region.lo[2] && k < region.hi[2];
+          if (!inside) for (let c = 0; c < C; c++) acc[c * n + v] = c === 0 ? 1 : 0;
+        }
   }
   return acc;
 }
