@@ -206,14 +206,13 @@ export async function evaluateCases(
           : base;
         t = performance.now();
         const ov = `${manifest.input.outside_fill ?? 'clip_low'}/${manifest.input.target_spacing_mm.join('x')}/${manifest.input.align_to_patient_axes ?? false}/${manifest.sliding_window.overlap}/${manifest.sliding_window.mirror_lr ?? false}/${manifest.input.patch_size.join('x')}/${JSON.stringify(manifest.sliding_window.grid_shifts ?? [])}`;
-        let record = tileCache.get(ov);
-        if (!record && variants.length > 1) tileCache.set(ov, (record = new Map()));
+        let cache = tileCache.get(ov);
+        if (!cache && variants.length > 1) tileCache.set(ov, (cache = new Map()));
         const predict: typeof session.predictTile = async (tile, size, signal) => {
-          const key = record && tileKey(tile, size);
-          const hit = key !== undefined ? record!.get(key) : undefined;
-          if (hit) return hit;
-          const y = await session.predictTile(tile, size, signal);
-          if (key !== undefined) record!.set(key, y);
+          if (!cache) return session.predictTile(tile, size, signal);
+          const key = tileKey(tile, size);
+          let y = cache.get(key);
+          if (!y) cache.set(key, (y = await session.predictTile(tile, size, signal)));
           return y;
         };
         const r = await segment(ph.image, manifest, predict);

@@ -387,7 +387,7 @@ export async function segment(
       region = lo && hi && lo.every((l, a) => l < hi[a]) ? { lo, hi } : null;
     }
     const swInput = cropped ? extractBox(modelInput, md, body.lo, swDims) : modelInput;
-    const swScores = region === null ? backgroundScores(C, voxelCount({ ...grid, dimensions: swDims })) : await slidingWindowInference(swInput, swDims, {
+    const swScores = region === null ? backgroundScores(C, swDims[0] * swDims[1] * swDims[2]) : await slidingWindowInference(swInput, swDims, {
       region,
       patchSize: manifest.input.patch_size,
       overlap: sw.overlap,
