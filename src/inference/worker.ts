@@ -217,7 +217,7 @@ async function segment(image: WorkerImage, opts: WorkerSegmentOptions = {}, onPr
           // The sliding window reports done/total after each tile: one tile event per finished tile.
           if (p.stage === 'inference' && p.fraction > 0 && tiles.length > reportedTiles) {
             reportedTiles = tiles.length;
-            total = Math.round(tiles.length / p.fraction);
+            total = p.tiles?.total ?? Math.round(tiles.length / p.fraction);
             onProgress({ ...p, tile: { done: tiles.length, total, ms: tiles[tiles.length - 1] } });
           } else onProgress(p);
         },

@@ -420,8 +420,17 @@ describe('body-box crop before tiling', () => {
       const all = await segment(ct, m, counted, { focusPlacements: false });
       const allCalls = calls;
       calls = 0;
-      const focused = await segment(ct, m, counted);
+      const ticks: { done: number; total: number }[] = [];
+      const focused = await segment(ct, m, counted, { onProgress: (p) => p.tiles && ticks.push(p.tiles) });
       expect(calls).toBeLessThan(allCalls);
+      // tile progress over all placements: done counts up to the tiles run; the total is an upper bound that
+      // becomes exact in the last placement
+      for (let i = 1; i < ticks.length; i++) {
+        expect(ticks[i].done).toBeGreaterThanOrEqual(ticks[i - 1].done);
+        expect(ticks[i].total).toBeGreaterThanOrEqual(calls);
+      }
+      expect(ticks[ticks.length - 1]).toEqual({ done: calls, total: calls });
+      expect(ticks[0].total).toBeGreaterThan(calls);
       let diff = 0;
       for (let v = 0; v < all.mask.data.length; v++) if (all.mask.data[v] !== focused.mask.data[v]) diff++;
       expect(diff).toBe(0);

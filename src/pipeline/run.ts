@@ -57,6 +57,12 @@ export interface SegmentProgress {
   stage: Stage;
   /** 0..1 within the stage. */
   fraction: number;
+  /**
+   * Inference only: tiles finished over all grid placements, and their total. The total counts each placement not
+   * yet started as many tiles as the current one (an upper bound: later placements run only near the first one's
+   * foreground), so it is exact from the last placement's first tile on.
+   */
+  tiles?: { done: number; total: number };
 }
 
 export interface SegmentOptions {
@@ -259,7 +265,7 @@ export async function segment(
   const C = manifest.output.channels;
   let stage: Stage = 'reorient';
   let ts = performance.now();
-  const progress = (fraction: number) => opts.onProgress?.({ stage, fraction });
+  const progress = (fraction: number, tiles?: SegmentProgress['tiles']) => opts.onProgress?.(tiles ? { stage, fraction, tiles } : { stage, fraction });
   // `from`/`to`: the stage's fraction at its start and end (inference runs once per grid placement, each a share).
   const begin = (s: Stage, from = 0) => {
     opts.signal?.throwIfAborted();
@@ -313,6 +319,7 @@ export async function segment(
   let huModel0: Float32Array | undefined;
   const intensity = manifest.input.intensity;
   let tiles = 0;
+  let tilesBefore = 0; // tiles run by the earlier placements
   let tileSize: Vec3 = manifest.input.patch_size;
   const net: PredictTile = sw.mirror_lr ? withMirror(predictTile, mirrorPlan(manifest)) : predictTile;
   const predict: PredictTile = (tile, size, signal) => {
@@ -402,10 +409,11 @@ export async function segment(
       signal: opts.signal,
       onProgress: (done, total) => {
         tiles = total;
-        progress((p + done / total) / shifts.length);
+        progress((p + done / total) / shifts.length, { done: tilesBefore + done, total: tilesBefore + total * (shifts.length - p) });
       },
     });
     if (region === null) tiles = 0;
+    tilesBefore += tiles;
     const fullTiles = region ? tilePositions(swDims, tileSize, sw.overlap).length : tiles;
     placements.push({ grid, shift, scores: cropped ? embedScores(swScores, swDims, body.lo, md, C) : swScores });
     if (focus && p === 0) {
