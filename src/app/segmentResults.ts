@@ -13,6 +13,9 @@ import { HEIGHT_RANGE_M, type AllMeasurements, type MeasureAllOptions, type Stru
 import type { Stage } from '../pipeline/run';
 import { STAGES } from '../pipeline/run';
 import {
+  ABSENT_NOTE,
+  MASK_FILE,
+  REPORT_FILE,
   REPORT_FORMAT_VERSION,
   addTotals,
   describeInput,
@@ -22,12 +25,8 @@ import {
 } from '../cli/commands/report';
 import type { InputKind } from '../cli/commands/input';
 
-/** File names of the downloads: the same as the CLI writes (src/cli/commands/segment.ts MASK_FILE / REPORT_FILE). */
-export const MASK_FILE = 'psoas-mask.nii.gz';
-export const REPORT_FILE = 'measurements.json';
-
-/** Note added for a structure the model did not find (the CLI's wording). */
-export const ABSENT_NOTE = 'the model found nothing';
+/** File names of the downloads and the absent-structure note: the CLI's (src/cli/commands/report.ts). */
+export { ABSENT_NOTE, MASK_FILE, REPORT_FILE };
 
 /**
  * Structure name → label value, from the pipeline's `labels` (value → name): background (0) left out, as

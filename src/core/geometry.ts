@@ -60,6 +60,30 @@ export function worldToIndex(g: VolumeGeometry, p: Vec3): Vec3 {
   ];
 }
 
+/** Grows the voxel-index box [lo, hi] (both inclusive) to hold voxel (i, j, k). Start with lo = dims, hi = -1. */
+export function extendBox(lo: Vec3, hi: Vec3, i: number, j: number, k: number): void {
+  if (i < lo[0]) lo[0] = i;
+  if (i > hi[0]) hi[0] = i;
+  if (j < lo[1]) lo[1] = j;
+  if (j > hi[1]) hi[1] = j;
+  if (k < lo[2]) lo[2] = k;
+  if (k > hi[2]) hi[2] = k;
+}
+
+/**
+ * Bounding box [lo, hi) (voxel indices, hi exclusive) of the voxels v = i + nx (j + ny k) of a grid of `dims` for
+ * which `test(v)` holds; null when there are none.
+ */
+export function boundingBoxWhere(dims: Vec3, test: (v: number) => boolean): { lo: Vec3; hi: Vec3 } | null {
+  const [nx, ny, nz] = dims;
+  const lo: Vec3 = [nx, ny, nz];
+  const hi: Vec3 = [-1, -1, -1];
+  for (let k = 0, v = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++, v++) if (test(v)) extendBox(lo, hi, i, j, k);
+  return hi[0] < 0 ? null : { lo, hi: [hi[0] + 1, hi[1] + 1, hi[2] + 1] };
+}
+
 /** Volume of one voxel in mm^3: |det(direction * diag(spacing))|. */
 export function voxelVolumeMm3(g: VolumeGeometry): number {
   const d = g.direction;

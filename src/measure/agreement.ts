@@ -15,7 +15,7 @@
  * voxel of both, so the distances are exact.
  */
 import { PsoasError } from '../core/errors';
-import { axisColumn, dot, voxelVolumeMm3, type Vec3, type VolumeGeometry } from '../core/geometry';
+import { axisColumn, dot, extendBox, voxelVolumeMm3, type Vec3, type VolumeGeometry } from '../core/geometry';
 
 export interface StructureAgreement {
   /** Label values compared: in the mask and in the reference. */
@@ -194,12 +194,7 @@ export function compareStructure(
         if (inA) a++;
         if (inB) b++;
         if (inA && inB) both++;
-        if (i < lo[0]) lo[0] = i;
-        if (i > hi[0]) hi[0] = i;
-        if (j < lo[1]) lo[1] = j;
-        if (j > hi[1]) hi[1] = j;
-        if (k < lo[2]) lo[2] = k;
-        if (k > hi[2]) hi[2] = k;
+        extendBox(lo, hi, i, j, k);
       }
   const out: StructureAgreement = {
     label,

@@ -4,7 +4,7 @@
  * hole filling per label (3D, or per k-slice in 2D), minimum component size, bounding boxes.
  */
 import { PsoasError } from '../core/errors';
-import type { Vec3 } from '../core/geometry';
+import { boundingBoxWhere, type Vec3 } from '../core/geometry';
 
 export type Connectivity = 6 | 26;
 
@@ -293,22 +293,7 @@ export function fillHoles(labels: Uint8Array, dims: Vec3, value: number, mode: '
 
 /** Bounding box [lo, hi) (hi exclusive, voxel indices) of voxels where labels != 0; null when there are none. */
 export function boundingBox(labels: ArrayLike<number>, dims: Vec3): { lo: Vec3; hi: Vec3 } | null {
-  const [nx, ny, nz] = dims;
-  const lo: Vec3 = [nx, ny, nz];
-  const hi: Vec3 = [-1, -1, -1];
-  for (let k = 0, v = 0; k < nz; k++)
-    for (let j = 0; j < ny; j++)
-      for (let i = 0; i < nx; i++, v++)
-        if (labels[v] !== 0) {
-          if (i < lo[0]) lo[0] = i;
-          if (i > hi[0]) hi[0] = i;
-          if (j < lo[1]) lo[1] = j;
-          if (j > hi[1]) hi[1] = j;
-          if (k < lo[2]) lo[2] = k;
-          if (k > hi[2]) hi[2] = k;
-        }
-  if (hi[0] < 0) return null;
-  return { lo, hi: [hi[0] + 1, hi[1] + 1, hi[2] + 1] };
+  return boundingBoxWhere(dims, (v) => labels[v] !== 0);
 }
 
 export interface PostprocessOptions {

@@ -16,7 +16,7 @@
  * size, the float scores exist one slab at a time within the box.
  */
 import { PsoasError } from '../core/errors';
-import { indexToWorld, orientationCode, voxelCount, voxelVolumeMm3, worldToIndex, type Vec3, type VolumeGeometry } from '../core/geometry';
+import { boundingBoxWhere, indexToWorld, orientationCode, voxelCount, voxelVolumeMm3, worldToIndex, type Vec3, type VolumeGeometry } from '../core/geometry';
 import type { Volume } from '../core/volume';
 import { normaliseValue, clipNormalise } from './intensity';
 import { largestTensorBytesPerVoxel, type ManifestPostprocess, type ModelManifest } from './manifest';
@@ -108,21 +108,7 @@ export const BODY_HU = -500;
 
 /** Bounding box (voxel index, hi exclusive) of values > threshold, or null when there are none. */
 export function bodyBox(values: Float32Array, dims: Vec3, threshold: number): { lo: Vec3; hi: Vec3 } | null {
-  const [nx, ny, nz] = dims;
-  const lo: Vec3 = [nx, ny, nz];
-  const hi: Vec3 = [-1, -1, -1];
-  for (let k = 0, v = 0; k < nz; k++)
-    for (let j = 0; j < ny; j++)
-      for (let i = 0; i < nx; i++, v++)
-        if (values[v] > threshold) {
-          if (i < lo[0]) lo[0] = i;
-          if (i > hi[0]) hi[0] = i;
-          if (j < lo[1]) lo[1] = j;
-          if (j > hi[1]) hi[1] = j;
-          if (k < lo[2]) lo[2] = k;
-          if (k > hi[2]) hi[2] = k;
-        }
-  return hi[0] < 0 ? null : { lo, hi: [hi[0] + 1, hi[1] + 1, hi[2] + 1] };
+  return boundingBoxWhere(dims, (v) => values[v] > threshold);
 }
 
 /** Copies the box [lo, lo + size) of a volume (i fastest) into a new array. */

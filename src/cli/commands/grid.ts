@@ -7,7 +7,7 @@
  * image's field of view, which means the mask belongs to another image: then it is an error.
  */
 import { PsoasError } from '../../core/errors';
-import { indexToWorld, orientationCode, voxelVolumeMm3, worldToIndex, type Vec3, type VolumeGeometry } from '../../core/geometry';
+import { extendBox, indexToWorld, orientationCode, voxelVolumeMm3, worldToIndex, type Vec3, type VolumeGeometry } from '../../core/geometry';
 import type { Volume } from '../../core/volume';
 import { resampleNearest } from '../../pipeline/resample';
 
@@ -125,12 +125,7 @@ export function alignMaskToImage(image: Volume, mask: Volume<Uint8Array>, maskNa
     const i = v % mx;
     const j = Math.floor(v / mx) % my;
     const k = Math.floor(v / (mx * my));
-    if (i < lo[0]) lo[0] = i;
-    if (j < lo[1]) lo[1] = j;
-    if (k < lo[2]) lo[2] = k;
-    if (i > hi[0]) hi[0] = i;
-    if (j > hi[1]) hi[1] = j;
-    if (k > hi[2]) hi[2] = k;
+    extendBox(lo, hi, i, j, k);
   }
   const why = sameDims
     ? `has the image's dimensions but another position/orientation (corners up to ${offsetMm.toFixed(3)} mm apart)`

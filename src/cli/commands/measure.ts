@@ -20,10 +20,10 @@ import {
 import { alignMaskToImage, labelCensus } from './grid';
 import { loadImage, loadMask } from './input';
 import { toolVersion } from './model';
-import { addReference, addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
+import { describeInput, formatSummary, measurementWarnings, REPORT_FILE, REPORT_FORMAT_VERSION, reportOptions, resultFields, type MeasurementsReport } from './report';
 import { compareWithReference, prepareReference, type ReferenceReport } from './reference';
 import { batchEntries, LIST_COLUMNS, runCohort, type BatchEntry } from './batch';
-import { NOT_CT_HINT, REPORT_FILE, requireCt } from './segment';
+import { NOT_CT_HINT, requireCt } from './segment';
 
 export const MEASURE_USAGE = `Usage: psoasview measure <image> --mask <mask.nii[.gz]> --out <dir> [options]
        psoasview measure --list <cohort.csv> --out <dir> [--map ...]   (a batch)
@@ -176,14 +176,8 @@ async function measureOne(
     mask: { file: path.resolve(maskFile), labels: labelMap, resampled: aligned.resampled, reordered: aligned.reordered },
     backend: null,
     timings_ms: timings,
-    options: {
-      ...reportOptions(levelZmm, heightM, entry.series),
-    },
-    structures: all.structures,
-    warnings,
+    ...resultFields(all, warnings, reportOptions(levelZmm, heightM, entry.series), reference),
   };
-  addTotals(report, all);
-  addReference(report, reference);
   // total = everything up to the result (load, align, measure); writing the JSON itself is not timed.
   timings.total = since(t0);
   await ensureOutDir(outDir, 'measure');

@@ -111,15 +111,36 @@ export function describeInput(loaded: LoadedInput): ReportInput {
   return out;
 }
 
-/** Adds --ref's reference and per-structure agreement (reference.ts) to the report, when there is one. */
-export function addReference(report: MeasurementsReport, ref: { reference: NonNullable<MeasurementsReport['reference']>; agreement: NonNullable<MeasurementsReport['agreement']> } | undefined): void {
-  if (!ref) return;
-  report.reference = ref.reference;
-  report.agreement = ref.agreement;
+/** The files `psoasview segment` writes per input, and the browser's downloads of the same. */
+export const MASK_FILE = 'psoas-mask.nii.gz';
+export const REPORT_FILE = 'measurements.json';
+/** Note for a structure the model did not find (segment's and the browser's warnings). */
+export const ABSENT_NOTE = 'the model found nothing';
+
+/** The fields of a measurements.json that are the command's result, in the order they are written. */
+type ResultFields = Pick<MeasurementsReport, 'options' | 'structures' | 'warnings' | 'tpa_mm2' | 'tpa_cm2' | 'pmi_cm2_per_m2' | 'reference' | 'agreement'>;
+
+/**
+ * The result part of a CLI report (segment and measure alike): the options, the structures and warnings, the study
+ * totals (TPA, PMI) and, with --ref, the reference and the mask's agreement with it (reference.ts).
+ */
+export function resultFields(
+  all: AllMeasurements,
+  warnings: string[],
+  options: MeasurementsReport['options'],
+  ref: { reference: NonNullable<MeasurementsReport['reference']>; agreement: NonNullable<MeasurementsReport['agreement']> } | undefined,
+): ResultFields {
+  const out: ResultFields = { options, structures: all.structures, warnings };
+  addTotals(out, all);
+  if (ref) {
+    out.reference = ref.reference;
+    out.agreement = ref.agreement;
+  }
+  return out;
 }
 
 /** Copies the study-level figures (TPA, PMI) of measureAll's result into the report. */
-export function addTotals(report: MeasurementsReport, all: AllMeasurements): void {
+export function addTotals(report: Pick<MeasurementsReport, 'tpa_mm2' | 'tpa_cm2' | 'pmi_cm2_per_m2'>, all: AllMeasurements): void {
   if (all.tpa_mm2 !== undefined) report.tpa_mm2 = all.tpa_mm2;
   if (all.tpa_cm2 !== undefined) report.tpa_cm2 = all.tpa_cm2;
   if (all.pmi_cm2_per_m2 !== undefined) report.pmi_cm2_per_m2 = all.pmi_cm2_per_m2;

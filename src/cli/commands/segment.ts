@@ -17,10 +17,8 @@ import { loadImage, loadMask } from './input';
 import { findDefaultModel, modelsDir, sha256File, toolVersion } from './model';
 import { batchEntries, LIST_COLUMNS, reusableReport, runCohort, SUMMARY_CSV, SUMMARY_JSON, type BatchEntry } from './batch';
 import { compareWithReference, prepareReference, type ReferenceReport } from './reference';
-import { addReference, addTotals, describeInput, formatSummary, measurementWarnings, REPORT_FORMAT_VERSION, reportOptions, type MeasurementsReport } from './report';
+import { ABSENT_NOTE, describeInput, formatSummary, MASK_FILE, measurementWarnings, REPORT_FILE, REPORT_FORMAT_VERSION, reportOptions, resultFields, type MeasurementsReport } from './report';
 
-export const MASK_FILE = 'psoas-mask.nii.gz';
-export const REPORT_FILE = 'measurements.json';
 
 export const SEGMENT_USAGE = `Usage: psoasview segment <input> --out <dir> [options]
        psoasview segment <input> <input> ... | --list <file>  --out <dir> [--resume] [options]   (a batch)
@@ -155,7 +153,7 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
   const all = measureAll(image, result.mask, labelMap, { levelZmm, heightM, source: maskPath });
   timings.measure = since(t);
 
-  const warnings = [...loaded.warnings, ...measurementWarnings(all, 'the model found nothing')];
+  const warnings = [...loaded.warnings, ...measurementWarnings(all, ABSENT_NOTE)];
   let reference: ReferenceReport | undefined;
   if (preparedRef) {
     t = performance.now();
@@ -176,14 +174,8 @@ async function segmentOne(entry: BatchEntry, outDir: string, ctx: ModelContext, 
     backend: session.backend,
     timings_ms: timings,
     steps: result.steps.map((s) => `${s.step}: ${s.summary}`),
-    options: {
-      ...reportOptions(levelZmm, heightM, entry.series),
-    },
-    structures: all.structures,
-    warnings,
+    ...resultFields(all, warnings, reportOptions(levelZmm, heightM, entry.series), reference),
   };
-  addTotals(report, all);
-  addReference(report, reference);
   await writeFile(path.join(outDir, REPORT_FILE), JSON.stringify(report, null, 2) + '\n');
   return report;
 }
