@@ -298,6 +298,14 @@ def dice_ce_loss(prob_logits, target, weight=None):
     return ce + (1 - dice[1:].mean())
 
 
+def distill_kl(student_logits, teacher_prob):
+    """Mean over voxels of KL(teacher || student), nats: how far the student's class distribution has moved from the
+    frozen starting weights' (an anchor for a fine-tune, learning without forgetting). 0 when they agree."""
+    log_s = F.log_softmax(student_logits, dim=1)
+    log_t = torch.log(teacher_prob.clamp_min(1e-8))
+    return (teacher_prob * (log_t - log_s)).sum(dim=1).mean()
+
+
 def lr_at(step, total, base, warmup=50):
     """Linear warm-up, then cosine decay to 2% of the base rate at `total` steps (step-based: reproducible)."""
     if step < warmup:
@@ -425,6 +433,10 @@ def main():
     ap.add_argument('--oblique-tilt-range', type=float, nargs=2, metavar=('LO', 'HI'),
                     help='oblique training phantoms get a tilt in degrees drawn uniformly from [LO, HI] about an axis '
                     'drawn by their seed, instead of all 16 deg about (1, 0.5, 0.25), e.g. 5 30 (see train_variant)')
+    ap.add_argument('--distill', type=float, default=0.0, metavar='W',
+                    help='with --init: add W x KL(starting weights || model) over every voxel of each patch, so a '
+                    'fine-tune keeps the starting weights\' answers where its labels do not pull it away (aimed at '
+                    'the cranial drift of the CPU phases of sessions 16-24)')
     ap.add_argument('--trainable', nargs='+', metavar='PREFIX',
                     help='train only the parameters whose names start with one of these module paths and freeze the '
                     'rest, e.g. up.2 dec.2 head (the full-resolution decoder level and the output conv; see '
@@ -438,6 +450,8 @@ def main():
         ap.error('--oblique-tilt-range needs 0 < LO < HI <= 45 (degrees; the phantom CLI takes tilts up to 45)')
     if args.focus_weight is None:
         args.focus_weight = args.hard_weight
+    if args.distill < 0 or (args.distill > 0 and not args.init):
+        ap.error('--distill needs --init (the teacher is the starting package) and W >= 0')
 
     if args.outside_fill is None:
         init_manifest = os.path.join(args.init, 'manifest.json') if args.init else None
@@ -473,6 +487,11 @@ def main():
         base_steps, base_s = int(prov['steps']), float(prov['train_seconds'])
         commands = list(prov.get('training_phases', []))
         print(f'initialised from {args.init} ({base_steps} steps, {base_s:.0f}s trained)', flush=True)
+    teacher = None
+    if args.distill > 0:  # the --init weights, frozen (InstanceNorm has no running statistics: eval = train mode)
+        teacher = UNet3D(channels=tuple(args.channels), softmax=True).to(dev)
+        teacher.load_state_dict(torch.load(os.path.join(args.init, 'model.pt'), map_location=dev))
+        teacher.eval().requires_grad_(False)
     if args.resume or args.export_only:
         ck = torch.load(ckpt_path, map_location=dev)
         model.load_state_dict(ck['model'])
@@ -555,7 +574,12 @@ def main():
                 x = torch.stack(xs).to(dev)
                 y = torch.stack(ys).long().to(dev)
                 w = torch.stack(ws).to(dev) if ws else None
-                loss = dice_ce_loss(model(x), y, w)
+                logits = model(x)
+                loss = dice_ce_loss(logits, y, w)
+                if teacher is not None:
+                    with torch.no_grad():
+                        t_prob = teacher(x)
+                    loss = loss + args.distill * distill_kl(logits, t_prob)
                 (loss / args.accum).backward()
                 loss_sum += loss.item() / args.accum
             opt.step()
