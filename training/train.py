@@ -488,9 +488,11 @@ def main():
         commands = list(prov.get('training_phases', []))
         print(f'initialised from {args.init} ({base_steps} steps, {base_s:.0f}s trained)', flush=True)
     teacher = None
-    if args.distill > 0:  # the --init weights, frozen (InstanceNorm has no running statistics: eval = train mode)
+    if args.distill > 0 and not args.export_only:
+        # the --init weights just loaded, frozen, before a --resume replaces the model's (InstanceNorm keeps no
+        # running statistics, so eval and train mode compute the same)
         teacher = UNet3D(channels=tuple(args.channels), softmax=True).to(dev)
-        teacher.load_state_dict(torch.load(os.path.join(args.init, 'model.pt'), map_location=dev))
+        teacher.load_state_dict(model.state_dict())
         teacher.eval().requires_grad_(False)
     if args.resume or args.export_only:
         ck = torch.load(ckpt_path, map_location=dev)
