@@ -19,7 +19,6 @@ import { batchEntries, LIST_COLUMNS, reusableReport, runCohort, SUMMARY_CSV, SUM
 import { compareWithReference, prepareReference, type ReferenceReport } from './reference';
 import { ABSENT_NOTE, describeInput, formatSummary, MASK_FILE, measurementWarnings, REPORT_FILE, REPORT_FORMAT_VERSION, reportOptions, resultFields, type MeasurementsReport } from './report';
 
-
 export const SEGMENT_USAGE = `Usage: psoasview segment <input> --out <dir> [options]
        psoasview segment <input> <input> ... | --list <file>  --out <dir> [--resume] [options]   (a batch)
 
